@@ -1,0 +1,207 @@
+// Reads a nutcracker YAML file unchanged: every top-level key is a pool, with nutcracker's
+// pool keys. ringproxy's process-wide settings live under a top-level `ringproxy:` key, which
+// nutcracker itself would reject, so a file without it stays usable by both. Every error
+// names the file, the line and the key.
+
+import RingCore
+import Yams
+
+public enum ConfigLoader {
+    /// The key that holds ringproxy's own process settings instead of a pool.
+    public static let settingsKey = "ringproxy"
+
+    static let poolKeys: Set<String> = [
+        "listen", "hash", "hash_tag", "distribution", "timeout", "backlog", "preconnect", "redis",
+        "redis_auth", "redis_db", "server_connections", "auto_eject_hosts", "server_retry_timeout",
+        "server_failure_limit", "client_connections", "servers",
+    ]
+
+    public static func load(path: String) throws -> ProxyConfig {
+        guard let text = readFile(path) else {
+            throw ConfigError(file: path, line: 0, key: "file", message: "cannot be read")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> ProxyConfig {
+        func fail(_ node: Node?, _ key: String, _ message: String) -> ConfigError {
+            ConfigError(file: file, line: node?.mark?.line ?? 0, key: key, message: message)
+        }
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let e as YamlError {
+            throw ConfigError(file: file, line: yamlErrorLine(e), key: "yaml", message: "\(e)".split(separator: "\n").first.map(String.init) ?? "syntax error")
+        }
+        guard let top = root, case let .mapping(pools) = top, !pools.isEmpty else {
+            throw fail(root, "pools", "the file must map pool names to pool settings")
+        }
+        var config = ProxyConfig(file: file, pools: [])
+        var listens: [String: String] = [:]
+        for (keyNode, value) in pools {
+            guard let name = keyNode.string else { throw fail(keyNode, "pool", "pool names must be strings") }
+            if name == settingsKey {
+                try parseSettings(value, into: &config, fail)
+                continue
+            }
+            let pool = try parsePool(name: name, value, fail, warnings: &config.warnings)
+            let listenKey = pool.listen.description
+            if let other = listens[listenKey] {
+                throw fail(value["listen"], "\(name).listen", "\(listenKey) is already the listener of pool \(other)")
+            }
+            listens[listenKey] = name
+            config.pools.append(pool)
+        }
+        if config.pools.isEmpty { throw fail(top, "pools", "no pool is defined") }
+        return config
+    }
+
+    static func parseSettings(_ node: Node, into config: inout ProxyConfig, _ fail: (Node?, String, String) -> ConfigError) throws {
+        guard case let .mapping(m) = node else { throw fail(node, settingsKey, "must be a mapping of settings") }
+        for (k, v) in m {
+            let key = k.string ?? ""
+            switch key {
+            case "threads":
+                guard let n = v.int, n >= 0, n <= 256 else { throw fail(v, "\(settingsKey).threads", "must be an integer from 0 (one per core) to 256") }
+                config.threads = n
+            default:
+                throw fail(k, "\(settingsKey).\(key)", "unknown setting (known: threads)")
+            }
+        }
+    }
+
+    static func parsePool(name: String, _ node: Node, _ fail: (Node?, String, String) -> ConfigError,
+                          warnings: inout [String]) throws -> PoolConfig {
+        guard case let .mapping(m) = node else { throw fail(node, name, "a pool must be a mapping of settings") }
+        for (k, _) in m {
+            let key = k.string ?? ""
+            if !poolKeys.contains(key) {
+                throw fail(k, "\(name).\(key)", "unknown pool setting (known: \(poolKeys.sorted().joined(separator: ", ")))")
+            }
+        }
+        func key(_ k: String) -> String { "\(name).\(k)" }
+        func int(_ k: String, min: Int, max: Int = Int.max) throws -> Int? {
+            guard let v = m[k] else { return nil }
+            guard let n = v.int, n >= min, n <= max else {
+                throw fail(v, key(k), "must be an integer \(max == Int.max ? "of at least \(min)" : "from \(min) to \(max)")")
+            }
+            return n
+        }
+        func bool(_ k: String) throws -> Bool? {
+            guard let v = m[k] else { return nil }
+            guard let b = v.bool else { throw fail(v, key(k), "must be true or false") }
+            return b
+        }
+        func string(_ k: String) throws -> String? {
+            guard let v = m[k] else { return nil }
+            guard case .scalar = v, let s = v.string else { throw fail(v, key(k), "must be a string") }
+            return s
+        }
+
+        guard let listenText = try string("listen") else { throw fail(node, key("listen"), "is required") }
+        guard let listen = parseListen(listenText) else {
+            throw fail(m["listen"], key("listen"), "'\(listenText)' is neither host:port nor /path/to.sock [octal mode]")
+        }
+        var pool = PoolConfig(name: name, listen: listen)
+        if let h = try string("hash") {
+            guard let f = HashFunction(rawValue: h) else {
+                throw fail(m["hash"], key("hash"), "unknown hash '\(h)' (known: \(HashFunction.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            if f == .crc32 {
+                warnings.append("\(name): hash crc32 keeps only 15 bits, as in nutcracker; with ketama nearly every key lands on one server (crc32a is the full CRC-32)")
+            }
+            pool.hash = f
+        }
+        if let t = try string("hash_tag") {
+            guard let tag = HashTag(t) else { throw fail(m["hash_tag"], key("hash_tag"), "must be exactly two characters, like \"{}\"") }
+            pool.hashTag = tag
+        }
+        if let d = try string("distribution") {
+            guard let dist = Distribution(rawValue: d) else {
+                throw fail(m["distribution"], key("distribution"), "unknown distribution '\(d)' (known: ketama, modula, random)")
+            }
+            pool.distribution = dist
+        }
+        if let t = try int("timeout", min: 1) { pool.timeoutMs = t }
+        if let b = try int("backlog", min: 1) { pool.backlog = b }
+        if let p = try bool("preconnect") { pool.preconnect = p }
+        if let r = try bool("redis"), !r {
+            throw fail(m["redis"], key("redis"), "ringproxy speaks only the Redis protocol; set redis: true")
+        } else if m["redis"] == nil {
+            warnings.append("\(name): no 'redis: true'; nutcracker would treat this pool as memcached, ringproxy serves it as Redis")
+        }
+        if let a = try string("redis_auth") { pool.redisAuth = a }
+        if let db = try int("redis_db", min: 0) { pool.redisDB = db }
+        if let c = try int("server_connections", min: 1, max: 1024) { pool.serverConnections = c }
+        if let e = try bool("auto_eject_hosts") { pool.autoEjectHosts = e }
+        if let t = try int("server_retry_timeout", min: 1) { pool.serverRetryTimeoutMs = t }
+        if let l = try int("server_failure_limit", min: 1) { pool.serverFailureLimit = l }
+        if let c = try int("client_connections", min: 0) { pool.clientConnections = c }
+
+        guard let serversNode = m["servers"] else { throw fail(node, key("servers"), "is required") }
+        guard case let .sequence(seq) = serversNode, !seq.isEmpty else {
+            throw fail(serversNode, key("servers"), "must be a list of host:port:weight [name]")
+        }
+        var seen: [String: Int] = [:]
+        for item in seq {
+            guard let line = item.string else { throw fail(item, key("servers"), "each server must be a string host:port:weight [name]") }
+            switch ServerSpec.parse(line) {
+            case let .failure(e):
+                throw fail(item, key("servers"), e.description)
+            case let .success(spec):
+                if let other = seen[spec.ringIdentity] {
+                    throw fail(item, key("servers"), "duplicate server name '\(spec.ringIdentity)' (also on line \(other))")
+                }
+                seen[spec.ringIdentity] = item.mark?.line ?? 0
+                pool.servers.append(spec)
+            }
+        }
+        pool.servers.sort(by: ServerSpec.nutcrackerOrder)
+        return pool
+    }
+
+    /// "host:port", "/path/to.sock" or "/path/to.sock 0666" (nutcracker's forms).
+    public static func parseListen(_ text: String) -> ListenAddress? {
+        let parts = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard let first = parts.first, parts.count <= 2 else { return nil }
+        if first.hasPrefix("/") {
+            var mode: Int?
+            if parts.count == 2 {
+                guard let m = Int(parts[1], radix: 8), m >= 0, m <= 0o777 else { return nil }
+                mode = m
+            }
+            return .unix(path: first, mode: mode)
+        }
+        guard parts.count == 1, let colon = first.lastIndex(of: ":"),
+              let port = Int(first[first.index(after: colon)...]), port > 0, port < 65536 else { return nil }
+        let host = String(first[..<colon])
+        if host.isEmpty { return nil }
+        return .tcp(host: host, port: port)
+    }
+
+    static func yamlErrorLine(_ e: YamlError) -> Int {
+        switch e {
+        case let .scanner(_, _, mark, _), let .parser(_, _, mark, _), let .composer(_, _, mark, _):
+            return mark.line
+        default:
+            return 0
+        }
+    }
+
+    static func readFile(_ path: String) -> String? {
+        guard let f = fopen(path, "r") else { return nil }
+        defer { fclose(f) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&chunk, 1, chunk.count, f)
+            if n <= 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

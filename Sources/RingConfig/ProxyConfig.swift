@@ -1,0 +1,79 @@
+// The configuration model: nutcracker's pool settings with their nutcracker defaults, plus
+// ringproxy's own process settings. Plain values, validated once at load time; the data
+// path reads them and never re-validates.
+
+import RingCore
+
+public enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
+    case tcp(host: String, port: Int)
+    /// A unix socket; `mode` is the octal permission set on it (nutcracker: "path 0666").
+    case unix(path: String, mode: Int?)
+
+    public var description: String {
+        switch self {
+        case let .tcp(host, port): return "\(host):\(port)"
+        case let .unix(path, _): return path
+        }
+    }
+}
+
+public struct PoolConfig: Sendable {
+    public var name: String
+    public var listen: ListenAddress
+    public var hash: HashFunction = .fnv1a_64
+    public var hashTag: HashTag?
+    public var distribution: Distribution = .ketama
+    /// Milliseconds a request may wait for its server; nil waits for ever (nutcracker's
+    /// default).
+    public var timeoutMs: Int?
+    /// nutcracker's listen backlog default.
+    public var backlog = 512
+    public var preconnect = false
+    public var redisAuth: String?
+    public var redisDB = 0
+    /// Pipelined connections per server per worker; nutcracker's default is 1.
+    public var serverConnections = 1
+    public var autoEjectHosts = false
+    public var serverRetryTimeoutMs = 30_000
+    public var serverFailureLimit = 2
+    /// 0 means unlimited, as in nutcracker.
+    public var clientConnections = 0
+    /// Servers in nutcracker order (shorter ring identity first, then bytewise).
+    public var servers: [ServerSpec] = []
+
+    public init(name: String, listen: ListenAddress) {
+        self.name = name
+        self.listen = listen
+    }
+
+    public func placement(live: [Bool]? = nil) -> KeyPlacement {
+        let ring = KetamaRing(distribution: distribution, servers: servers,
+                              live: live ?? Array(repeating: true, count: servers.count))
+        return KeyPlacement(hash: hash, tag: hashTag, ring: ring, serverCount: servers.count)
+    }
+}
+
+public struct ProxyConfig: Sendable {
+    public var file: String
+    public var pools: [PoolConfig]
+    /// Worker threads (libuv loops); 0 means one per core.
+    public var threads = 1
+    /// Warnings found while loading (kept to log once the log is open).
+    public var warnings: [String] = []
+
+    public init(file: String, pools: [PoolConfig]) {
+        self.file = file
+        self.pools = pools
+    }
+}
+
+public struct ConfigError: Error, CustomStringConvertible {
+    public let file: String
+    public let line: Int
+    public let key: String
+    public let message: String
+
+    public var description: String {
+        line > 0 ? "\(file):\(line): \(key): \(message)" : "\(file): \(key): \(message)"
+    }
+}

@@ -1,0 +1,59 @@
+// A FIFO on a circular array: push at the tail, pop at the head, index from the head.
+// Used for a connection's in-flight requests and a client's reply slots, where a queue of
+// structs must not allocate per element. Capacity doubles when full and never shrinks.
+
+public struct RingQueue<Element> {
+    @usableFromInline var storage: [Element?]
+    @usableFromInline var head: Int = 0
+    public private(set) var count: Int = 0
+
+    public init(initialCapacity: Int = 16) {
+        var c = 1
+        while c < initialCapacity { c <<= 1 }
+        storage = Array(repeating: nil, count: c)
+    }
+
+    @inlinable public var isEmpty: Bool { count == 0 }
+
+    public mutating func append(_ element: Element) {
+        if count == storage.count { grow() }
+        storage[(head + count) & (storage.count - 1)] = element
+        count += 1
+    }
+
+    @discardableResult
+    public mutating func popFirst() -> Element? {
+        guard count > 0 else { return nil }
+        let e = storage[head]
+        storage[head] = nil
+        head = (head + 1) & (storage.count - 1)
+        count -= 1
+        return e
+    }
+
+    public var first: Element? { count > 0 ? storage[head] : nil }
+
+    /// The element `offset` places after the head; `offset` must be below `count`.
+    public subscript(offset: Int) -> Element {
+        get {
+            precondition(offset >= 0 && offset < count)
+            return storage[(head + offset) & (storage.count - 1)]!
+        }
+        set {
+            precondition(offset >= 0 && offset < count)
+            storage[(head + offset) & (storage.count - 1)] = newValue
+        }
+    }
+
+    public mutating func removeAll() {
+        while popFirst() != nil {}
+        head = 0
+    }
+
+    private mutating func grow() {
+        var fresh = [Element?](repeating: nil, count: storage.count * 2)
+        for i in 0..<count { fresh[i] = storage[(head + i) & (storage.count - 1)] }
+        storage = fresh
+        head = 0
+    }
+}

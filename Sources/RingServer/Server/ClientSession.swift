@@ -1,0 +1,418 @@
+// One client connection: the request path. Bytes are framed by RequestParser; each request
+// takes the next sequence number and a slot in `slots`, the queue of replies still owed in
+// request order. A routed request's bytes are appended unchanged to its server's connection;
+// the server's reply is appended straight to the client's output when its slot is at the
+// head (the common case), else parked in the slot until the earlier ones are answered.
+// Nothing here allocates per request except parked out-of-order replies and split commands.
+
+import CLibUV
+import RingConfig
+import RingCore
+
+struct ReplySlot {
+    var ready: Bool
+    /// A reply that arrived before earlier ones; empty while pending.
+    var bytes: [UInt8]
+    /// Set for a split command until all its parts have answered.
+    var merge: MergeState?
+}
+
+final class ClientSession: StreamHandler {
+    let id: UInt64
+    unowned let worker: Worker
+    unowned let pool: PoolRuntime
+    let stream: Stream
+
+    /// A partial request carried from one read to the next (empty most of the time).
+    private let input = ByteBuffer()
+    private var readIntoShared = false
+    private var parser = RequestParser()
+    private var slots = RingQueue<ReplySlot>(initialCapacity: 8)
+    /// Sequence number of `slots[0]`; the next request gets `nextSequence`.
+    private var headSequence: UInt64 = 0
+    private var nextSequence: UInt64 = 0
+
+    var version: RESPVersion = .resp2
+    var authenticated: Bool
+    var clientName: String?
+    /// QUIT or a protocol error: read no more, close once every owed reply is written.
+    private var closing = false
+    private(set) var isClosed = false
+
+    /// Reused by split commands: the server of each key, and one part's argument indices.
+    private var keyServers: [Int] = []
+    private var partServers: [Int] = []
+    private var partIndices: [Int] = []
+
+    /// Read space below this is topped up before reading into the client's own buffer.
+    static let minimumReadSpace = 16 * 1024
+
+    init(id: UInt64, worker: Worker, pool: PoolRuntime, stream: Stream) {
+        self.id = id
+        self.worker = worker
+        self.pool = pool
+        self.stream = stream
+        self.authenticated = pool.config.redisAuth == nil
+    }
+
+    var hasOutstandingReplies: Bool { !slots.isEmpty || stream.pendingOutputBytes > 0 }
+
+    // MARK: reading
+
+    func readSpace(_ stream: Stream, suggested: Int) -> UnsafeMutableRawBufferPointer {
+        if input.isEmpty {
+            readIntoShared = true
+            let shared = worker.sharedReadBuffer
+            shared.clear()
+            return UnsafeMutableRawBufferPointer(start: shared.writableSpace(minimum: Worker.sharedReadSize),
+                                                 count: shared.writableCount)
+        }
+        readIntoShared = false
+        let p = input.writableSpace(minimum: ClientSession.minimumReadSpace)
+        return UnsafeMutableRawBufferPointer(start: p, count: input.writableCount)
+    }
+
+    func didRead(_ stream: Stream, count: Int) {
+        if readIntoShared {
+            let bytes = UnsafeRawBufferPointer(start: worker.sharedReadBuffer.base, count: count)
+            let used = process(bytes)
+            if used < count && !closing { input.append(UnsafeRawBufferPointer(rebasing: bytes[used...])) }
+        } else {
+            input.commit(count)
+            let used = process(input.readable)
+            if closing { input.clear() } else { input.consume(used) }
+            input.releaseIfIdle(threshold: Stream.idleBufferLimit)
+        }
+    }
+
+    func didEnd(_ stream: Stream, error: Int32) {
+        // EOF: the client sent all it will; its owed replies are still written (a
+        // half-closed `printf ... | nc` gets its answers). Anything else: gone.
+        if error == UV_EOF.rawValue && !stream.isClosed { beginClosing() } else { close() }
+    }
+
+    /// Frames and handles every whole request in `buffer`; returns the bytes used.
+    private func process(_ buffer: UnsafeRawBufferPointer) -> Int {
+        var offset = 0
+        while offset < buffer.count && !closing {
+            let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
+            switch parser.parse(rest) {
+            case let .request(length):
+                handle(UnsafeRawBufferPointer(rebasing: rest[0..<length]))
+                offset += length
+            case let .skip(length):
+                offset += length
+            case .incomplete:
+                return offset
+            case let .error(message):
+                // The stream cannot be framed past this point: answer, then close once the
+                // replies owed for earlier requests are written.
+                replyError(message)
+                beginClosing()
+                return buffer.count
+            }
+        }
+        return offset
+    }
+
+    var argumentCount: Int { parser.args.count }
+
+    @inline(__always)
+    func argument(_ request: UnsafeRawBufferPointer, _ i: Int) -> UnsafeRawBufferPointer {
+        let span = parser.args[i]
+        return UnsafeRawBufferPointer(rebasing: request[span.offset..<(span.offset + span.count)])
+    }
+
+    func argumentString(_ request: UnsafeRawBufferPointer, _ i: Int) -> String {
+        String(decoding: argument(request, i), as: UTF8.self)
+    }
+
+    // MARK: routing
+
+    private func handle(_ request: UnsafeRawBufferPointer) {
+        let argc = parser.args.count
+        guard let info = worker.commands.lookup(argument(request, 0)) else {
+            replyUnknownCommand(request)
+            return
+        }
+        if !authenticated {
+            switch info.route {
+            case .local(.auth), .local(.hello), .local(.quit): break
+            default:
+                replyError("NOAUTH Authentication required.")
+                return
+            }
+        }
+        if !info.spec.arityAccepts(argc) {
+            replyError("ERR wrong number of arguments for '\(info.spec.name)' command")
+            return
+        }
+        switch info.route {
+        case let .local(command):
+            runLocal(command, request)
+        case let .unsupported(reason):
+            replyUnsupported(info.displayName, reason)
+        case let .split(kind):
+            split(kind, info, request)
+        case .keyed:
+            var spec = info.spec
+            var display = info.displayName
+            if spec.hasSubcommands {
+                guard argc >= 2, let sub = worker.commands.lookup(container: spec.name, sub: argument(request, 1)) else {
+                    let subName = argc >= 2 ? argumentString(request, 1) : ""
+                    replyError("ERR unknown subcommand '\(subName)'. Try \(info.displayName) HELP.")
+                    return
+                }
+                display = sub.displayName.replacingPipe()
+                if case let .unsupported(reason) = sub.route { replyUnsupported(display, reason); return }
+                if !sub.spec.arityAccepts(argc) {
+                    replyError("ERR wrong number of arguments for '\(sub.spec.name)' command")
+                    return
+                }
+                spec = sub.spec
+            }
+            forwardKeyed(spec, display, request)
+        }
+    }
+
+    private func forwardKeyed(_ spec: RedisCommandSpec, _ display: String, _ request: UnsafeRawBufferPointer) {
+        let argc = parser.args.count
+        var keyCount: Int?
+        if let kc = spec.keyCount {
+            guard kc.countIndex < argc, let n = parseInteger(argument(request, kc.countIndex)) else {
+                replyError("ERR value is not an integer or out of range")
+                return
+            }
+            switch KeyPositions.validateKeyCount(spec, argc: argc, value: n) {
+            case .failure(.badKeyCount): replyError("ERR Number of keys can't be negative"); return
+            case .failure(.keyCountTooLarge): replyError("ERR Number of keys can't be greater than number of args"); return
+            case .success: keyCount = n
+            }
+        }
+        var target = -2
+        var conflict = false
+        KeyPositions.forEach(spec, argc: argc, keyCountValue: keyCount) { i in
+            let s = pool.placement.server(forKey: argument(request, i))
+            if target == -2 { target = s } else if s != target { conflict = true }
+        }
+        if target == -2 {
+            replyError("ERR ringproxy: '\(display)' without keys cannot be routed: the proxy picks a server by key")
+            return
+        }
+        if conflict {
+            replyCrossServer(display)
+            return
+        }
+        send(request, to: target)
+    }
+
+    /// Sends the whole request to one server and reserves its reply slot.
+    private func send(_ request: UnsafeRawBufferPointer, to serverIndex: Int) {
+        guard serverIndex >= 0 else {
+            replyError("ERR ringproxy: pool \(pool.config.name) has no live upstream")
+            return
+        }
+        let server = pool.servers[serverIndex]
+        guard let connection = server.connection(for: version) else {
+            replyError(server.unavailableMessage)
+            return
+        }
+        if parser.wasInline {
+            writeRequest(args: parser.args, request: request, into: connection.output)
+        } else {
+            connection.output.append(request)
+        }
+        let sequence = nextSequence
+        nextSequence += 1
+        slots.append(ReplySlot(ready: false, bytes: [], merge: nil))
+        connection.expectReply(client: self, sequence: sequence, part: 0, now: worker.loop.nowMs)
+    }
+
+    private func split(_ kind: SplitKind, _ info: CommandInfo, _ request: UnsafeRawBufferPointer) {
+        let argc = parser.args.count
+        let step = kind == .allOK ? 2 : 1
+        if (argc - 1) % step != 0 {
+            replyError("ERR wrong number of arguments for '\(info.spec.name)' command")
+            return
+        }
+        keyServers.removeAll(keepingCapacity: true)
+        partServers.removeAll(keepingCapacity: true)
+        for i in stride(from: 1, to: argc, by: step) {
+            let s = pool.placement.server(forKey: argument(request, i))
+            if s < 0 {
+                replyError("ERR ringproxy: pool \(pool.config.name) has no live upstream")
+                return
+            }
+            keyServers.append(s)
+            if !partServers.contains(s) { partServers.append(s) }
+        }
+        if partServers.count == 1 {
+            send(request, to: partServers[0])
+            return
+        }
+        let merge = MergeState(kind: kind, keyCount: keyServers.count, parts: partServers.count)
+        let sequence = nextSequence
+        nextSequence += 1
+        slots.append(ReplySlot(ready: false, bytes: [], merge: merge))
+        let now = worker.loop.nowMs
+        let name = splitCommandName(info.spec.name)
+        for (part, serverIndex) in partServers.enumerated() {
+            partIndices.removeAll(keepingCapacity: true)
+            for (position, s) in keyServers.enumerated() where s == serverIndex {
+                partIndices.append(1 + position * step)
+                if kind == .values { merge.assign(position: position, toPart: part) }
+            }
+            let server = pool.servers[serverIndex]
+            guard let connection = server.connection(for: version) else {
+                merge.fail(part: part, error: errorBytes(server.unavailableMessage))
+                continue
+            }
+            writeSplitCommand(name: name, args: parser.args, request: request, indices: partIndices[...],
+                              withValues: kind == .allOK, into: connection.output)
+            connection.expectReply(client: self, sequence: sequence, part: Int32(part), now: now)
+        }
+        if merge.isComplete { finishMerge(at: Int(sequence &- headSequence), merge) }
+    }
+
+    private func splitCommandName(_ name: String) -> StaticString {
+        switch name {
+        case "mget": return "MGET"
+        case "mset": return "MSET"
+        case "del": return "DEL"
+        case "unlink": return "UNLINK"
+        case "exists": return "EXISTS"
+        default: return "TOUCH"
+        }
+    }
+
+    // MARK: replies
+
+    /// A server's reply (or the proxy's error in its place) for request `sequence`.
+    func deliver(sequence: UInt64, part: Int, reply: UnsafeRawBufferPointer) {
+        if isClosed { return }
+        let index = Int(sequence &- headSequence)
+        guard index >= 0 && index < slots.count else { return }
+        if let merge = slots[index].merge {
+            merge.apply(part: part, reply: reply)
+            if merge.isComplete { finishMerge(at: index, merge) }
+            return
+        }
+        if index == 0 {
+            stream.output.append(reply)
+            popHead()
+            drainReady()
+        } else {
+            slots[index] = ReplySlot(ready: true, bytes: Array(reply), merge: nil)
+        }
+    }
+
+    func deliverError(sequence: UInt64, part: Int, message: String) {
+        errorBytes(message).withUnsafeBytes { deliver(sequence: sequence, part: part, reply: $0) }
+    }
+
+    private func finishMerge(at index: Int, _ merge: MergeState) {
+        if index == 0 {
+            merge.write(into: stream.output, version: version)
+            popHead()
+            drainReady()
+        } else {
+            let s = worker.scratch
+            s.clear()
+            merge.write(into: s, version: version)
+            slots[index] = ReplySlot(ready: true, bytes: s.bytes, merge: nil)
+        }
+    }
+
+    @inline(__always)
+    private func popHead() {
+        slots.popFirst()
+        headSequence &+= 1
+    }
+
+    /// Moves replies that were parked behind the head to the output, in order.
+    private func drainReady() {
+        while let first = slots.first, first.ready {
+            stream.output.append(first.bytes)
+            popHead()
+        }
+        stream.scheduleFlush()
+        if closing && slots.isEmpty { stream.closeAfterWriting() }
+    }
+
+    /// A reply built by the proxy: written now if nothing is owed before it, else parked.
+    func reply(_ build: (ByteBuffer) -> Void) {
+        if slots.isEmpty {
+            build(stream.output)
+            headSequence &+= 1
+            nextSequence &+= 1
+            stream.scheduleFlush()
+        } else {
+            let s = worker.scratch
+            s.clear()
+            build(s)
+            slots.append(ReplySlot(ready: true, bytes: s.bytes, merge: nil))
+            nextSequence &+= 1
+        }
+    }
+
+    func replyError(_ message: String) {
+        reply { $0.appendError(message) }
+    }
+
+    private func errorBytes(_ message: String) -> [UInt8] {
+        let b = ByteBuffer(capacity: message.utf8.count + 3)
+        b.appendError(message)
+        return b.bytes
+    }
+
+    private func replyUnknownCommand(_ request: UnsafeRawBufferPointer) {
+        var text = "ERR unknown command '\(argumentString(request, 0).prefix(128))', with args beginning with: "
+        for i in 1..<min(parser.args.count, 4) { text += "'\(argumentString(request, i).prefix(128))' " }
+        replyError(text)
+    }
+
+    private func replyUnsupported(_ name: String, _ reason: UnsupportedReason) {
+        switch reason {
+        case .needsAllServers:
+            replyError("ERR ringproxy: '\(name)' is not supported: it would need every server of the pool")
+        case .needsDedicatedConnection:
+            replyError("ERR ringproxy: '\(name)' is not supported: it needs a server connection of its own, and the proxy shares them")
+        case .serverAdministration:
+            replyError("ERR ringproxy: '\(name)' is not supported through the proxy: run it against a server directly")
+        }
+    }
+
+    private func replyCrossServer(_ name: String) {
+        let hint = pool.config.hashTag.map {
+            "give them a common hash tag, e.g. \(Character(UnicodeScalar($0.open)))user1\(Character(UnicodeScalar($0.close))):a and \(Character(UnicodeScalar($0.open)))user1\(Character(UnicodeScalar($0.close))):b"
+        } ?? "set hash_tag in the pool (e.g. \"{}\") and give them a common tag"
+        replyError("ERR ringproxy: the keys of '\(name)' live on different servers; \(hint) to keep them on one server")
+    }
+
+    // MARK: closing
+
+    func beginClosing() {
+        closing = true
+        stream.stopReading()
+        if slots.isEmpty { stream.closeAfterWriting() }
+    }
+
+    func stopReadingForShutdown() {
+        stream.stopReading()
+    }
+
+    func close() {
+        if isClosed { return }
+        isClosed = true
+        stream.close()
+        slots.removeAll()
+        worker.clientClosed(self)
+    }
+}
+
+extension String {
+    /// "OBJECT|ENCODING" -> "OBJECT ENCODING", for error messages.
+    func replacingPipe() -> String {
+        String(map { $0 == "|" ? " " : $0 })
+    }
+}

@@ -1,0 +1,79 @@
+// The process: resolves the upstream addresses once, starts one worker per thread (the
+// first on the calling thread), and turns SIGTERM/SIGINT into an orderly shutdown: stop
+// accepting, let in-flight requests finish (bounded), exit.
+
+import CLibUV
+import RingConfig
+import RingCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class ProxyServer {
+    let config: ProxyConfig
+    let threads: Int
+    private var workers: [Worker] = []
+    private var signals: [LoopSignal] = []
+
+    public init(config: ProxyConfig, threads: Int) {
+        self.config = config
+        self.threads = max(1, threads)
+    }
+
+    /// Number of cores, for `threads: 0`.
+    public static var coreCount: Int { Int(uv_available_parallelism()) }
+
+    /// Binds every listener (throwing before anything is served if one fails), then runs
+    /// until shut down.
+    public func run(onListening: () -> Void) throws {
+        signal(SIGPIPE, SIG_IGN)
+        var addresses: [[sockaddr_storage]] = []
+        for pool in config.pools {
+            var list: [sockaddr_storage] = []
+            for server in pool.servers {
+                switch server.address {
+                case let .tcp(host, port):
+                    switch resolveAddress(host: host, port: port) {
+                    case let .success(a): list.append(a)
+                    case let .failure(e): throw e
+                    }
+                case .unix:
+                    list.append(sockaddr_storage())
+                }
+            }
+            addresses.append(list)
+        }
+        for i in 0..<threads {
+            let w = Worker(id: i, workerCount: threads)
+            try w.start(config: config, addresses: addresses)
+            workers.append(w)
+        }
+        let primary = workers[0]
+        for sig in [SIGTERM, SIGINT] {
+            let s = LoopSignal(primary.loop, signal: sig) { [unowned self] signum in
+                logNotice("signal \(signum): shutting down")
+                for w in self.workers { w.requestShutdown() }
+                for s in self.signals { s.close() }
+            }
+            signals.append(s)
+        }
+        for pool in config.pools {
+            logNotice("pool \(pool.name) listening on \(pool.listen) with \(pool.servers.count) servers (\(pool.distribution.rawValue), \(pool.hash.rawValue)), \(threads) worker(s)")
+        }
+        onListening()
+        var threadsStarted: [pthread_t] = []
+        for w in workers.dropFirst() {
+            let box = Unmanaged.passRetained(w).toOpaque()
+            var t = pthread_t()
+            pthread_create(&t, nil, { arg in
+                let worker = Unmanaged<Worker>.fromOpaque(arg!).takeRetainedValue()
+                worker.run()
+                return nil
+            }, box)
+            threadsStarted.append(t)
+        }
+        primary.run()
+        for t in threadsStarted { pthread_join(t, nil) }
+    }
+}

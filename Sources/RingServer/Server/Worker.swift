@@ -1,0 +1,184 @@
+// A worker: one libuv loop on one thread, with its own listeners, clients and upstream
+// connections. Workers share nothing mutable; several run side by side, each with a
+// SO_REUSEPORT listener on the same port. The worker is also the flush scheduler: streams
+// that gained output during a loop turn are written in the check phase, once each.
+
+import CLibUV
+import RingConfig
+import RingCore
+
+public final class Worker: FlushScheduler {
+    public let id: Int
+    public let loop = EventLoop()
+    let commands = CommandTable.redis70
+    private(set) var pools: [PoolRuntime] = []
+    private var flushList: [Stream] = []
+    private var check: LoopCheck?
+    private var tick: LoopTimer?
+    private var wakeup: LoopAsync?
+    var clients: [UInt64: ClientSession] = [:]
+    private var nextClientID: UInt64
+    /// Where a client's read lands when it has no partial request buffered: one buffer
+    /// per worker instead of one per idle client.
+    let sharedReadBuffer = ByteBuffer(capacity: Worker.sharedReadSize)
+    /// Scratch space for replies built out of order (the bytes are copied into a slot).
+    let scratch = ByteBuffer(capacity: 4096)
+
+    /// One read takes at most this much; larger requests continue in the next read.
+    static let sharedReadSize = 64 * 1024
+    /// How often timeouts and the drain at shutdown are checked.
+    static let tickMs: UInt64 = 10
+    /// At shutdown, requests already in flight get this long to be answered.
+    static let drainLimitMs: UInt64 = 5_000
+
+    private var shutdownRequested = false  // set from any thread, read under the async wakeup
+    private var shutdownLock = pthread_mutex_t()
+    private var draining = false
+    private var drainDeadline: UInt64 = 0
+
+    public init(id: Int, workerCount: Int) {
+        self.id = id
+        // Client ids are unique across workers: the worker id in the high bits.
+        nextClientID = UInt64(id) << 48 | 1
+        pthread_mutex_init(&shutdownLock, nil)
+    }
+
+    /// Builds the pools and binds their listeners. Throws before anything is served.
+    public func start(config: ProxyConfig, addresses: [[sockaddr_storage]]) throws {
+        check = LoopCheck(loop) { [unowned self] in self.flushAll() }
+        let t = LoopTimer(loop) { [unowned self] in self.onTick() }
+        t.start(afterMs: Worker.tickMs, repeatMs: Worker.tickMs)
+        t.unref()
+        tick = t
+        wakeup = LoopAsync(loop) { [unowned self] in self.onWakeup() }
+        for (i, poolConfig) in config.pools.enumerated() {
+            let pool = PoolRuntime(worker: self, config: poolConfig, addresses: addresses[i])
+            pools.append(pool)
+            try pool.listen(primary: id == 0)
+        }
+        for pool in pools where pool.config.preconnect { pool.preconnect() }
+    }
+
+    public func run() { loop.run() }
+
+    /// Thread-safe: asks the worker to stop accepting, finish in-flight requests (up to
+    /// `drainLimitMs`) and end its loop.
+    public func requestShutdown() {
+        pthread_mutex_lock(&shutdownLock)
+        shutdownRequested = true
+        pthread_mutex_unlock(&shutdownLock)
+        wakeup?.send()
+    }
+
+    private func onWakeup() {
+        pthread_mutex_lock(&shutdownLock)
+        let stop = shutdownRequested
+        pthread_mutex_unlock(&shutdownLock)
+        if stop && !draining { beginDrain() }
+    }
+
+    private func beginDrain() {
+        draining = true
+        drainDeadline = loop.nowMs + Worker.drainLimitMs
+        for p in pools { p.closeListeners() }
+        for c in clients.values { c.stopReadingForShutdown() }
+        onTick()
+    }
+
+    private func onTick() {
+        let now = loop.nowMs
+        for p in pools { p.expireRequests(now: now) }
+        if draining {
+            let busy = clients.values.contains { $0.hasOutstandingReplies }
+            if !busy || now >= drainDeadline { finish() }
+        }
+    }
+
+    private func finish() {
+        flushAll()
+        for c in Array(clients.values) { c.close() }
+        clients.removeAll()
+        for p in pools { p.closeUpstreams() }
+        tick?.close(); tick = nil
+        check?.close(); check = nil
+        wakeup?.close(); wakeup = nil
+    }
+
+    // MARK: clients
+
+    func accept(_ stream: Stream, pool: PoolRuntime) {
+        if draining { stream.close(); return }
+        let id = nextClientID
+        nextClientID += 1
+        let client = ClientSession(id: id, worker: self, pool: pool, stream: stream)
+        clients[id] = client
+        stream.handler = client
+        stream.startReading()
+    }
+
+    func clientClosed(_ client: ClientSession) {
+        clients.removeValue(forKey: client.id)
+    }
+
+    // MARK: FlushScheduler
+
+    public func scheduleFlush(_ stream: Stream) {
+        flushList.append(stream)
+    }
+
+    private func flushAll() {
+        // Flushing can queue more output (a failed write fails requests, whose errors go to
+        // clients), so drain until the list stays empty.
+        while !flushList.isEmpty {
+            let batch = flushList
+            flushList.removeAll(keepingCapacity: true)
+            for s in batch { s.flush() }
+        }
+    }
+}
+
+/// One pool as one worker runs it: its listener(s), placement and upstream servers.
+final class PoolRuntime {
+    unowned let worker: Worker
+    let config: PoolConfig
+    var placement: KeyPlacement
+    private(set) var servers: [UpstreamServer] = []
+    private var listeners: [Listener] = []
+
+    init(worker: Worker, config: PoolConfig, addresses: [sockaddr_storage]) {
+        self.worker = worker
+        self.config = config
+        self.placement = config.placement()
+        for (i, spec) in config.servers.enumerated() {
+            servers.append(UpstreamServer(worker: worker, pool: self, spec: spec, index: i, address: addresses[i]))
+        }
+    }
+
+    /// TCP listeners exist in every worker (SO_REUSEPORT); a unix socket only in the
+    /// first, since a path can be bound once.
+    func listen(primary: Bool) throws {
+        switch config.listen {
+        case let .tcp(host, port):
+            listeners.append(try Listener(loop: worker.loop, host: host, port: port, backlog: config.backlog,
+                                          scheduler: worker) { [unowned self] s in self.worker.accept(s, pool: self) })
+        case let .unix(path, mode):
+            guard primary else { return }
+            listeners.append(try Listener(loop: worker.loop, path: path, mode: mode, backlog: config.backlog,
+                                          scheduler: worker) { [unowned self] s in self.worker.accept(s, pool: self) })
+        }
+    }
+
+    func preconnect() { for s in servers { s.preconnect() } }
+
+    func expireRequests(now: UInt64) {
+        guard let t = config.timeoutMs else { return }
+        for s in servers { s.expireRequests(now: now, timeoutMs: UInt64(t)) }
+    }
+
+    func closeListeners() {
+        for l in listeners { l.close() }
+        listeners.removeAll()
+    }
+
+    func closeUpstreams() { for s in servers { s.closeAll() } }
+}

@@ -1,0 +1,152 @@
+// One pipelined connection from a worker to one Redis server. Requests of many clients are
+// appended to its output in arrival order and written once per loop turn; every request
+// leaves a PendingReply in a FIFO, and each reply the scanner frames is matched to the FIFO's
+// head. When the connection breaks or a request times out, every pending request gets an
+// error naming the server, and the connection is dropped (a new one is made on demand).
+
+import CLibUV
+import RingCore
+
+/// Who waits for one reply on an upstream connection.
+struct PendingReply {
+    /// nil for the proxy's own handshake commands (AUTH, SELECT, HELLO), whose replies
+    /// are checked and not forwarded.
+    let client: ClientSession?
+    /// The client's request sequence number.
+    let sequence: UInt64
+    /// The part number of a split command (0 otherwise).
+    let part: Int32
+    /// uv_now() when queued, for the pool's timeout.
+    let queuedAt: UInt64
+}
+
+final class UpstreamConnection: StreamHandler {
+    unowned let server: UpstreamServer
+    let stream: Stream
+    let version: RESPVersion
+    private var pending = RingQueue<PendingReply>(initialCapacity: 64)
+    private let input = ByteBuffer()
+    private var scanner = ReplyScanner()
+    private(set) var isBroken = false
+
+    /// Read space below this is topped up before reading, so a read is never tiny.
+    static let minimumReadSpace = 16 * 1024
+
+    init(server: UpstreamServer, version: RESPVersion) {
+        self.server = server
+        self.version = version
+        let worker = server.worker
+        switch server.spec.address {
+        case .tcp: stream = Stream(loop: worker.loop, kind: .tcp, scheduler: worker)
+        case .unix: stream = Stream(loop: worker.loop, kind: .pipe, scheduler: worker)
+        }
+        stream.handler = self
+        switch server.spec.address {
+        case let .unix(path):
+            stream.connect(toPath: path)
+        case .tcp:
+            var address = server.address
+            let r = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { stream.connect(to: $0) }
+            }
+            if r < 0 {
+                // Reported through the normal failure path on the next turn's flush.
+                isBroken = true
+                stream.close()
+                return
+            }
+        }
+        writeHandshake()
+    }
+
+    /// Commands sent first on every new connection; their replies are consumed here.
+    private func writeHandshake() {
+        let pool = server.pool.config
+        let now = server.worker.loop.nowMs
+        if let password = pool.redisAuth {
+            stream.output.appendArrayHeader(2)
+            stream.output.appendBulk(string: "AUTH")
+            stream.output.appendBulk(string: password)
+            pending.append(PendingReply(client: nil, sequence: 0, part: 0, queuedAt: now))
+        }
+        if pool.redisDB != 0 {
+            stream.output.appendArrayHeader(2)
+            stream.output.appendBulk(string: "SELECT")
+            stream.output.appendBulk(string: String(pool.redisDB))
+            pending.append(PendingReply(client: nil, sequence: 0, part: 0, queuedAt: now))
+        }
+        if version == .resp3 {
+            stream.output.appendArrayHeader(2)
+            stream.output.appendBulk(string: "HELLO")
+            stream.output.appendBulk(string: "3")
+            pending.append(PendingReply(client: nil, sequence: 0, part: 0, queuedAt: now))
+        }
+    }
+
+    var output: ByteBuffer { stream.output }
+
+    /// Registers the reply the bytes just appended to `output` will produce.
+    @inline(__always)
+    func expectReply(client: ClientSession, sequence: UInt64, part: Int32, now: UInt64) {
+        pending.append(PendingReply(client: client, sequence: sequence, part: part, queuedAt: now))
+        stream.scheduleFlush()
+    }
+
+    var pendingCount: Int { pending.count }
+    var oldestQueuedAt: UInt64? { pending.first?.queuedAt }
+
+    // MARK: StreamHandler
+
+    func readSpace(_ stream: Stream, suggested: Int) -> UnsafeMutableRawBufferPointer {
+        let p = input.writableSpace(minimum: UpstreamConnection.minimumReadSpace)
+        return UnsafeMutableRawBufferPointer(start: p, count: input.writableCount)
+    }
+
+    func didRead(_ stream: Stream, count: Int) {
+        input.commit(count)
+        while !input.isEmpty {
+            switch scanner.scan(input.readable) {
+            case .incomplete:
+                return
+            case let .error(why):
+                fail("protocol error in reply (\(why))")
+                return
+            case let .reply(length):
+                guard let waiting = pending.popFirst() else {
+                    fail("sent a reply nobody asked for")
+                    return
+                }
+                let reply = UnsafeRawBufferPointer(rebasing: input.readable[0..<length])
+                if let client = waiting.client {
+                    client.deliver(sequence: waiting.sequence, part: Int(waiting.part), reply: reply)
+                } else if reply.first == UInt8(ascii: "-") {
+                    logWarn("upstream \(server.spec.displayName) \(server.spec.addressText) refused a handshake command: \(String(decoding: reply.dropLast(2), as: UTF8.self))")
+                }
+                input.consume(length)
+            }
+        }
+        input.releaseIfIdle(threshold: Stream.idleBufferLimit)
+    }
+
+    func didEnd(_ stream: Stream, error: Int32) {
+        let what = error == UV_EOF.rawValue ? "connection closed by server" : uvErrorName(error)
+        fail(what)
+    }
+
+    func didConnect(_ stream: Stream) {
+        server.connectionSucceeded()
+        stream.startReading()
+    }
+
+    /// Fails every pending request with `reason` and drops this connection.
+    func fail(_ reason: String) {
+        if isBroken && pending.isEmpty { return }
+        isBroken = true
+        stream.close()
+        server.connectionFailed(self, reason: reason)
+        let message = "ERR upstream \(server.spec.displayName) (\(server.spec.addressText)): \(reason)"
+        while let waiting = pending.popFirst() {
+            waiting.client?.deliverError(sequence: waiting.sequence, part: Int(waiting.part), message: message)
+        }
+    }
+}
