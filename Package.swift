@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "RingServer", dependencies: ["CLibUV", "RingCore", "RingConfig"]),
         .executableTarget(name: "ringproxy", dependencies: ["RingServer", "RingConfig", "RingCore"]),
         .testTarget(name: "RingCoreTests", dependencies: ["RingCore", "RingConfig"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["RingCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["RingCore", "RingConfig"]),
     ],
     swiftLanguageModes: [.v5]
 )
