@@ -138,12 +138,12 @@ final class RedisServer {
     let port: Int
     let process: Background
 
-    init() throws {
-        port = Harness.freePort()
-        process = try Background("redis-\(port)", Harness.which("redis-server") ?? "/usr/bin/redis-server",
-                                 ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+    init(port: Int? = nil) throws {
+        self.port = port ?? Harness.freePort()
+        process = try Background("redis-\(self.port)", Harness.which("redis-server") ?? "/usr/bin/redis-server",
+                                 ["--port", "\(self.port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                                   "--dir", Harness.tempDir()])
-        guard Harness.waitForListener(port: port) else { throw HarnessError.notListening("redis-server \(port)") }
+        guard Harness.waitForListener(port: self.port) else { throw HarnessError.notListening("redis-server \(self.port)") }
     }
 
     func stop() { process.stop(signal: SIGKILL) }

@@ -14,7 +14,7 @@ final class ProxyFixture {
     let configPath: String
     let config: ProxyConfig
 
-    init(extraPoolSettings: String = "") throws {
+    init(timeoutMs: Int = 3000) throws {
         redis = try (0..<4).map { _ in try RedisServer() }
         port = Harness.freePort()
         let dir = Harness.tempDir()
@@ -28,8 +28,7 @@ final class ProxyFixture {
           hash: fnv1a_64
           hash_tag: "{}"
           redis: true
-          timeout: 3000
-        \(extraPoolSettings)
+          timeout: \(timeoutMs)
           servers:
         \(servers)
         unix:

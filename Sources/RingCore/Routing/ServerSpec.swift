@@ -72,7 +72,8 @@ public struct ServerSpec: Equatable, Sendable {
         if hostPort.hasPrefix("/") {
             return .success(ServerSpec(address: .unix(path: hostPort), weight: weight, name: name))
         }
-        guard let portColon = hostPort.lastIndex(of: ":") else { return .failure(.badPort(trimmed)) }
+        // "host:port" without a weight leaves no colon here: nutcracker requires the weight.
+        guard let portColon = hostPort.lastIndex(of: ":") else { return .failure(.missingWeight(trimmed)) }
         let host = String(hostPort[..<portColon])
         guard let port = Int(hostPort[hostPort.index(after: portColon)...]), port > 0, port < 65536 else {
             return .failure(.badPort(trimmed))

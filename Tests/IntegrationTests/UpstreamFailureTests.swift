@@ -1,0 +1,71 @@
+// What clients see when a Redis server dies or hangs behind the proxy: a clear error naming
+// that server for its keys only, other servers' keys unaffected, no hang beyond the pool's
+// timeout, and recovery once the server is back.
+
+import Foundation
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class UpstreamFailureTests: XCTestCase {
+    func testDeadServerGivesClearErrorsAndRecovers() throws {
+        let f = try ProxyFixture(timeoutMs: 500)
+        defer { f.stop() }
+        let keys = f.keysOnDistinctServers(prefix: "dead:")
+        let client = try RESPClient(port: f.port)
+        for k in keys { XCTAssertEqual(try client.command("SET", k, "v").text, "+OK\r\n") }
+        let victim = f.serverIndex(of: keys[1])
+        let victimPort = f.redis[victim].port
+        f.redis[victim].stop()
+
+        let started = Date()
+        let reply = try client.command("GET", keys[1]).text
+        XCTAssertTrue(reply.hasPrefix("-ERR upstream cache-\(victim + 1) (127.0.0.1:\(victimPort))"), reply)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "answered, not hung")
+        for (i, k) in keys.enumerated() where i != 1 {
+            XCTAssertEqual(try client.command("GET", k).text, "$1\r\nv\r\n", "other servers unaffected")
+        }
+        // A split command reports the failed part's error and nothing is lost for the others.
+        let mget = try client.command(bytes: (["MGET"] + keys).map { Array($0.utf8) }).text
+        XCTAssertTrue(mget.hasPrefix("-ERR upstream cache-\(victim + 1)"), mget)
+
+        // Back on the same port: served again after the retry back-off.
+        let restarted = try RedisServer(port: victimPort)
+        defer { restarted.stop() }
+        var recovered = false
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
+            if try client.command("SET", keys[1], "again").text == "+OK\r\n" { recovered = true; break }
+            usleep(100_000)
+        }
+        XCTAssertTrue(recovered, "the server's keys are served again after it restarts")
+        XCTAssertEqual(try client.command("GET", keys[1]).text, "$5\r\nagain\r\n")
+    }
+
+    func testHungServerIsBoundedByTimeout() throws {
+        let f = try ProxyFixture(timeoutMs: 300)
+        defer { f.stop() }
+        let keys = f.keysOnDistinctServers(prefix: "hung:")
+        let slow = try RESPClient(port: f.port)
+        let other = try RESPClient(port: f.port)
+        let victim = f.serverIndex(of: keys[2])
+        kill(f.redis[victim].process.pid, SIGSTOP)
+        defer { kill(f.redis[victim].process.pid, SIGCONT) }
+
+        let started = Date()
+        try slow.send(RESPClient.encode(["GET", keys[2]]) + RESPClient.encode(["PING"]))
+        // Meanwhile another client's requests to other servers are answered at once.
+        let otherStarted = Date()
+        XCTAssertEqual(try other.command("SET", keys[0], "x").text, "+OK\r\n")
+        XCTAssertLessThan(Date().timeIntervalSince(otherStarted), 0.25, "other servers are not delayed")
+        let reply = try slow.readReply().text
+        let waited = Date().timeIntervalSince(started)
+        XCTAssertTrue(reply.contains("timed out after 300 ms"), reply)
+        XCTAssertTrue(reply.contains("cache-\(victim + 1)"), reply)
+        print("hung server: answered after \(Int(waited * 1000)) ms with timeout 300 ms")
+        XCTAssertLessThan(waited, 1.5, "answered near the timeout, not held")
+        XCTAssertEqual(try slow.readReply().text, "+PONG\r\n", "later replies still arrive in order")
+    }
+}
