@@ -35,124 +35,116 @@ public func uvErrorName(_ code: Int32) -> String {
     String(cString: uv_strerror(code))
 }
 
-/// A repeating or one-shot timer with a callback set once (not a per-call closure).
-public final class LoopTimer {
-    private let raw: UnsafeMutablePointer<uv_timer_t>
-    private var callback: (() -> Void)?
+/// The common life cycle of the small handles below: memory allocated once, `data` holding
+/// a +1 reference taken at init, released (and the memory freed) in the close callback.
+public class LoopHandle {
+    let raw: UnsafeMutableRawPointer
     private var closed = false
 
-    public init(_ loop: EventLoop, _ callback: @escaping () -> Void) {
-        raw = .allocate(capacity: 1)
-        uv_timer_init(loop.raw, raw)
-        self.callback = callback
-        raw.pointee.data = Unmanaged.passRetained(self).toOpaque()
+    init<T>(_ type: T.Type) {
+        raw = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<T>.size, alignment: 16)
     }
 
-    public func start(afterMs: UInt64, repeatMs: UInt64) {
-        uv_timer_start(raw, { t in
-            let me = Unmanaged<LoopTimer>.fromOpaque(t!.pointee.data).takeUnretainedValue()
-            me.callback?()
-        }, afterMs, repeatMs)
+    /// Call once the handle is initialised by libuv.
+    func retainForLoop() {
+        raw.assumingMemoryBound(to: uv_handle_t.self).pointee.data = Unmanaged.passRetained(self).toOpaque()
     }
 
-    public func stop() { uv_timer_stop(raw) }
+    @inline(__always)
+    static func owner<O: LoopHandle>(_ handle: UnsafeMutableRawPointer?, as: O.Type) -> O {
+        Unmanaged<O>.fromOpaque(handle!.assumingMemoryBound(to: uv_handle_t.self).pointee.data).takeUnretainedValue()
+    }
 
     /// Doesn't keep the loop alive on its own.
-    public func unref() { uv_unref(handlePointer(raw)) }
+    public func unref() { uv_unref(raw.assumingMemoryBound(to: uv_handle_t.self)) }
+
+    /// Subclasses drop their callback here.
+    func willClose() {}
 
     public func close() {
         if closed { return }
         closed = true
-        callback = nil
-        uv_close(handlePointer(raw)) { h in
-            Unmanaged<LoopTimer>.fromOpaque(h!.pointee.data).release()
-            h!.deallocate()
+        willClose()
+        uv_close(raw.assumingMemoryBound(to: uv_handle_t.self)) { h in
+            let me = Unmanaged<LoopHandle>.fromOpaque(h!.pointee.data)
+            me.takeUnretainedValue().raw.deallocate()
+            me.release()
         }
     }
+}
+
+/// A repeating or one-shot timer with a callback set once (not a per-call closure).
+public final class LoopTimer: LoopHandle {
+    private var callback: (() -> Void)?
+    private var timer: UnsafeMutablePointer<uv_timer_t> { raw.assumingMemoryBound(to: uv_timer_t.self) }
+
+    public init(_ loop: EventLoop, _ callback: @escaping () -> Void) {
+        self.callback = callback
+        super.init(uv_timer_t.self)
+        uv_timer_init(loop.raw, timer)
+        retainForLoop()
+    }
+
+    public func start(afterMs: UInt64, repeatMs: UInt64) {
+        uv_timer_start(timer, { t in LoopHandle.owner(t, as: LoopTimer.self).callback?() }, afterMs, repeatMs)
+    }
+
+    public func stop() { uv_timer_stop(timer) }
+
+    override func willClose() { callback = nil }
 }
 
 /// Runs a callback once per loop turn, right after I/O callbacks: the point where all
 /// output gathered during the turn is written, one write per connection.
-public final class LoopCheck {
-    private let raw: UnsafeMutablePointer<uv_check_t>
+public final class LoopCheck: LoopHandle {
     private var callback: (() -> Void)?
-    private var closed = false
 
     public init(_ loop: EventLoop, _ callback: @escaping () -> Void) {
-        raw = .allocate(capacity: 1)
-        uv_check_init(loop.raw, raw)
         self.callback = callback
-        raw.pointee.data = Unmanaged.passRetained(self).toOpaque()
-        uv_check_start(raw) { c in
-            Unmanaged<LoopCheck>.fromOpaque(c!.pointee.data).takeUnretainedValue().callback?()
-        }
+        super.init(uv_check_t.self)
+        let check = raw.assumingMemoryBound(to: uv_check_t.self)
+        uv_check_init(loop.raw, check)
+        retainForLoop()
+        uv_check_start(check) { c in LoopHandle.owner(c, as: LoopCheck.self).callback?() }
         // A check handle alone must not keep the loop running.
-        uv_unref(handlePointer(raw))
+        unref()
     }
 
-    public func close() {
-        if closed { return }
-        closed = true
-        callback = nil
-        uv_close(handlePointer(raw)) { h in
-            Unmanaged<LoopCheck>.fromOpaque(h!.pointee.data).release()
-            h!.deallocate()
-        }
-    }
+    override func willClose() { callback = nil }
 }
 
 /// The one thread-safe libuv call: wakes the loop from another thread. Sends coalesce, so
 /// the callback must handle every request made since the last one.
-public final class LoopAsync: @unchecked Sendable {
-    private let raw: UnsafeMutablePointer<uv_async_t>
+public final class LoopAsync: LoopHandle, @unchecked Sendable {
     private var callback: (() -> Void)?
-    private var closed = false
 
     public init(_ loop: EventLoop, _ callback: @escaping () -> Void) {
-        raw = .allocate(capacity: 1)
         self.callback = callback
-        uv_async_init(loop.raw, raw) { a in
-            Unmanaged<LoopAsync>.fromOpaque(a!.pointee.data).takeUnretainedValue().callback?()
+        super.init(uv_async_t.self)
+        // `data` is set before any send can happen: the handle is not shared until init ends.
+        uv_async_init(loop.raw, raw.assumingMemoryBound(to: uv_async_t.self)) { a in
+            LoopHandle.owner(a, as: LoopAsync.self).callback?()
         }
-        raw.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        retainForLoop()
     }
 
-    public func send() { uv_async_send(raw) }
+    public func send() { uv_async_send(raw.assumingMemoryBound(to: uv_async_t.self)) }
 
-    public func close() {
-        if closed { return }
-        closed = true
-        callback = nil
-        uv_close(handlePointer(raw)) { h in
-            Unmanaged<LoopAsync>.fromOpaque(h!.pointee.data).release()
-            h!.deallocate()
-        }
-    }
+    override func willClose() { callback = nil }
 }
 
 /// A signal watcher (SIGTERM, SIGINT) delivered on the loop's thread.
-public final class LoopSignal {
-    private let raw: UnsafeMutablePointer<uv_signal_t>
+public final class LoopSignal: LoopHandle {
     private var callback: ((Int32) -> Void)?
-    private var closed = false
 
     public init(_ loop: EventLoop, signal: Int32, _ callback: @escaping (Int32) -> Void) {
-        raw = .allocate(capacity: 1)
-        uv_signal_init(loop.raw, raw)
         self.callback = callback
-        raw.pointee.data = Unmanaged.passRetained(self).toOpaque()
-        uv_signal_start(raw, { s, signum in
-            Unmanaged<LoopSignal>.fromOpaque(s!.pointee.data).takeUnretainedValue().callback?(signum)
-        }, signal)
+        super.init(uv_signal_t.self)
+        let handle = raw.assumingMemoryBound(to: uv_signal_t.self)
+        uv_signal_init(loop.raw, handle)
+        retainForLoop()
+        uv_signal_start(handle, { s, signum in LoopHandle.owner(s, as: LoopSignal.self).callback?(signum) }, signal)
     }
 
-    public func close() {
-        if closed { return }
-        closed = true
-        callback = nil
-        uv_close(handlePointer(raw)) { h in
-            Unmanaged<LoopSignal>.fromOpaque(h!.pointee.data).release()
-            h!.deallocate()
-        }
-    }
+    override func willClose() { callback = nil }
 }
