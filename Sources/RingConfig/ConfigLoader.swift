@@ -14,6 +14,9 @@ public enum ConfigLoader {
         "listen", "hash", "hash_tag", "distribution", "timeout", "backlog", "preconnect", "redis",
         "redis_auth", "redis_db", "server_connections", "auto_eject_hosts", "server_retry_timeout",
         "server_failure_limit", "client_connections", "servers",
+        // ringproxy's own pool keys
+        "health_check_interval", "health_check_timeout", "health_check_fall", "health_check_rise",
+        "health_check_command", "health_check_expect", "down_server_reply",
     ]
 
     public static func load(path: String) throws -> ProxyConfig {
@@ -137,6 +140,25 @@ public enum ConfigLoader {
         if let t = try int("server_retry_timeout", min: 1) { pool.serverRetryTimeoutMs = t }
         if let l = try int("server_failure_limit", min: 1) { pool.serverFailureLimit = l }
         if let c = try int("client_connections", min: 0) { pool.clientConnections = c }
+
+        if let v = try int("health_check_interval", min: 0, max: 3_600_000) { pool.health.intervalMs = v }
+        if let v = try int("health_check_timeout", min: 1, max: 600_000) { pool.health.timeoutMs = v }
+        if let v = try int("health_check_fall", min: 1, max: 100) { pool.health.fall = v }
+        if let v = try int("health_check_rise", min: 1, max: 100) { pool.health.rise = v }
+        if let v = try string("health_check_command") {
+            guard !v.isEmpty, !v.contains("\r"), !v.contains("\n") else {
+                throw fail(m["health_check_command"], key("health_check_command"), "must be one line, e.g. PING")
+            }
+            pool.health.command = v
+        }
+        if let v = try string("health_check_expect") { pool.health.expect = v }
+        if let v = try string("down_server_reply") {
+            switch v {
+            case "miss": pool.answerDownAsMiss = true
+            case "error": pool.answerDownAsMiss = false
+            default: throw fail(m["down_server_reply"], key("down_server_reply"), "must be miss or error")
+            }
+        }
 
         guard let serversNode = m["servers"] else { throw fail(node, key("servers"), "is required") }
         guard case let .sequence(seq) = serversNode, !seq.isEmpty else {

@@ -38,6 +38,13 @@ public struct PoolConfig: Sendable {
     public var serverFailureLimit = 2
     /// 0 means unlimited, as in nutcracker.
     public var clientConnections = 0
+    /// Active health checks (ringproxy's own keys `health_check_*`); interval 0 turns them
+    /// off.
+    public var health = HealthSettings()
+    /// `down_server_reply: miss`: keys of a down server get the reply a missing key would
+    /// get (reads) or an error naming the server (writes), without touching the network.
+    /// Ignored when `auto_eject_hosts` moves those keys to other servers instead.
+    public var answerDownAsMiss = false
     /// Servers in nutcracker order (shorter ring identity first, then bytewise).
     public var servers: [ServerSpec] = []
 

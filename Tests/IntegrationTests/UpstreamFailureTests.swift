@@ -27,9 +27,12 @@ final class UpstreamFailureTests: XCTestCase {
         for (i, k) in keys.enumerated() where i != 1 {
             XCTAssertEqual(try client.command("GET", k).text, "$1\r\nv\r\n", "other servers unaffected")
         }
-        // A split command reports the failed part's error and nothing is lost for the others.
+        // A split read degrades per shard: nil for the dead server's key, values for the rest.
         let mget = try client.command(bytes: (["MGET"] + keys).map { Array($0.utf8) }).text
-        XCTAssertTrue(mget.hasPrefix("-ERR upstream cache-\(victim + 1)"), mget)
+        XCTAssertEqual(mget, "*4\r\n$1\r\nv\r\n$-1\r\n$1\r\nv\r\n$1\r\nv\r\n")
+        XCTAssertEqual(try client.command(bytes: (["EXISTS"] + keys).map { Array($0.utf8) }).text, ":3\r\n")
+        let mset = try client.command(bytes: (["MSET"] + keys.flatMap { [$0, "w"] }).map { Array($0.utf8) }).text
+        XCTAssertTrue(mset.hasPrefix("-ERR upstream cache-\(victim + 1)"), "MSET names the failed shard: \(mset)")
 
         // Back on the same port: served again after the retry back-off.
         let restarted = try RedisServer(port: victimPort)

@@ -31,6 +31,16 @@ public struct RingQueue<Element> {
         return e
     }
 
+    @discardableResult
+    public mutating func removeLast() -> Element? {
+        guard count > 0 else { return nil }
+        let i = (head + count - 1) & (storage.count - 1)
+        let e = storage[i]
+        storage[i] = nil
+        count -= 1
+        return e
+    }
+
     public var first: Element? { count > 0 ? storage[head] : nil }
 
     /// The element `offset` places after the head; `offset` must be below `count`.

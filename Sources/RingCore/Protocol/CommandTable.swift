@@ -100,6 +100,8 @@ public struct CommandInfo: Sendable {
     public let route: CommandRoute
     /// The upper-case name, for error messages.
     public let displayName: String
+    /// What a read answers when its server is down and the pool answers misses.
+    public let miss: MissReply
 }
 
 public struct CommandTable: Sendable {
@@ -111,7 +113,8 @@ public struct CommandTable: Sendable {
     public static let redis70 = CommandTable(specs: redisCommandSpecs)
 
     public init(specs: [RedisCommandSpec]) {
-        commands = specs.map { CommandInfo(spec: $0, route: CommandTable.route(for: $0), displayName: $0.name.uppercased()) }
+        commands = specs.map { CommandInfo(spec: $0, route: CommandTable.route(for: $0), displayName: $0.name.uppercased(),
+                                           miss: MissReply.forCommand($0)) }
         var size = 1
         while size < commands.count * 4 { size <<= 1 }
         var table = [Int32](repeating: -1, count: size)

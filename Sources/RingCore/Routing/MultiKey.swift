@@ -63,7 +63,7 @@ public final class MergeState {
         outstanding -= 1
         guard let type = reply.first else { return }
         if type == UInt8(ascii: "-") || type == UInt8(ascii: "!") {
-            if firstError == nil { firstError = Array(reply) }
+            recordFailure(Array(reply))
             return
         }
         switch kind {
@@ -84,8 +84,19 @@ public final class MergeState {
     /// Answers part `part` with an error built by the proxy (its server failed).
     public func fail(part: Int, error: [UInt8]) {
         outstanding -= 1
-        if firstError == nil { firstError = error }
+        recordFailure(error)
     }
+
+    /// One shard failing degrades the command instead of failing it: MGET answers nil for
+    /// that shard's keys, DEL/UNLINK/EXISTS/TOUCH count what the other shards answered.
+    /// MSET cannot pretend a write happened, so it answers the failed shard's error.
+    private func recordFailure(_ error: [UInt8]) {
+        failedParts += 1
+        if kind == .allOK && firstError == nil { firstError = error }
+    }
+
+    /// Parts that failed (for logs and stats).
+    public private(set) var failedParts = 0
 
     private func applyValues(part: Int, reply: UnsafeRawBufferPointer) {
         let expected = positions[part]

@@ -157,6 +157,7 @@ final class ClientSession: StreamHandler {
         case .keyed:
             var spec = info.spec
             var display = info.displayName
+            var miss = info.miss
             if spec.hasSubcommands {
                 guard argc >= 2, let sub = worker.commands.lookup(container: spec.name, sub: argument(request, 1)) else {
                     let subName = argc >= 2 ? argumentString(request, 1) : ""
@@ -170,12 +171,13 @@ final class ClientSession: StreamHandler {
                     return
                 }
                 spec = sub.spec
+                miss = sub.miss
             }
-            forwardKeyed(spec, display, request)
+            forwardKeyed(spec, display, request, miss: miss)
         }
     }
 
-    private func forwardKeyed(_ spec: RedisCommandSpec, _ display: String, _ request: UnsafeRawBufferPointer) {
+    private func forwardKeyed(_ spec: RedisCommandSpec, _ display: String, _ request: UnsafeRawBufferPointer, miss: MissReply) {
         let argc = parser.args.count
         var keyCount: Int?
         if let kc = spec.keyCount {
@@ -203,16 +205,31 @@ final class ClientSession: StreamHandler {
             replyCrossServer(display)
             return
         }
-        send(request, to: target)
+        send(request, to: target, miss: miss)
     }
 
-    /// Sends the whole request to one server and reserves its reply slot.
-    private func send(_ request: UnsafeRawBufferPointer, to serverIndex: Int) {
+    /// Sends the whole request to one server and reserves its reply slot. A server the
+    /// health checks marked down is not contacted: the request gets `miss` (pools with
+    /// down_server_reply: miss) or an error naming the server, at once.
+    private func send(_ request: UnsafeRawBufferPointer, to serverIndex: Int, miss: MissReply) {
         guard serverIndex >= 0 else {
             replyError("ERR ringproxy: pool \(pool.config.name) has no live upstream")
             return
         }
         let server = pool.servers[serverIndex]
+        if server.isDown {
+            let argc = parser.args.count
+            let v = version
+            if pool.config.answerDownAsMiss {
+                var answered = false
+                reply { answered = miss.write(into: $0, version: v, argumentCount: argc) }
+                if answered { return }
+                // A write: the reply slot is taken; replace it with the error.
+                undoLastReply()
+            }
+            replyError(server.downMessage)
+            return
+        }
         guard let connection = server.connection(for: version) else {
             replyError(server.unavailableMessage)
             return
@@ -247,7 +264,7 @@ final class ClientSession: StreamHandler {
             if !partServers.contains(s) { partServers.append(s) }
         }
         if partServers.count == 1 {
-            send(request, to: partServers[0])
+            send(request, to: partServers[0], miss: info.miss)
             return
         }
         let merge = MergeState(kind: kind, keyCount: keyServers.count, parts: partServers.count)
@@ -263,6 +280,10 @@ final class ClientSession: StreamHandler {
                 if kind == .values { merge.assign(position: position, toPart: part) }
             }
             let server = pool.servers[serverIndex]
+            if server.isDown {
+                merge.fail(part: part, error: errorBytes(server.downMessage))
+                continue
+            }
             guard let connection = server.connection(for: version) else {
                 merge.fail(part: part, error: errorBytes(server.unavailableMessage))
                 continue
@@ -352,6 +373,19 @@ final class ClientSession: StreamHandler {
             build(s)
             slots.append(ReplySlot(ready: true, bytes: s.bytes, merge: nil))
             nextSequence &+= 1
+        }
+    }
+
+    /// Takes back the reply `reply` just queued (its builder wrote nothing usable).
+    private func undoLastReply() {
+        if slots.isEmpty {
+            // Written straight to the output: nothing was appended by a builder that
+            // declined, so only the sequence numbers move back.
+            headSequence &-= 1
+            nextSequence &-= 1
+        } else {
+            slots.removeLast()
+            nextSequence &-= 1
         }
     }
 

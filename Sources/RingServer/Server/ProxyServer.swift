@@ -44,11 +44,13 @@ public final class ProxyServer {
             }
             addresses.append(list)
         }
+        let board = HealthBoard(config: config)
         for i in 0..<threads {
             let w = Worker(id: i, workerCount: threads)
-            try w.start(config: config, addresses: addresses)
+            try w.start(config: config, addresses: addresses, board: board)
             workers.append(w)
         }
+        let checker = HealthChecker(config: config, board: board, addresses: addresses)
         let primary = workers[0]
         for sig in [SIGTERM, SIGINT] {
             let s = LoopSignal(primary.loop, signal: sig) { [unowned self] signum in
@@ -62,6 +64,7 @@ public final class ProxyServer {
             logNotice("pool \(pool.name) listening on \(pool.listen) with \(pool.servers.count) servers (\(pool.distribution.rawValue), \(pool.hash.rawValue)), \(threads) worker(s)")
         }
         onListening()
+        checker.start()
         var threadsStarted: [pthread_t] = []
         for w in workers.dropFirst() {
             let box = Unmanaged.passRetained(w).toOpaque()
@@ -75,5 +78,6 @@ public final class ProxyServer {
         }
         primary.run()
         for t in threadsStarted { pthread_join(t, nil) }
+        checker.stop()
     }
 }

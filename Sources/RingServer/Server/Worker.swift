@@ -31,6 +31,9 @@ public final class Worker: FlushScheduler {
     /// At shutdown, requests already in flight get this long to be answered.
     static let drainLimitMs: UInt64 = 5_000
 
+    /// Process-wide up/down state; the worker copies it when woken.
+    private var board: HealthBoard?
+    private var boardGeneration: UInt64 = 0
     private var shutdownRequested = false  // set from any thread, read under the async wakeup
     private var shutdownLock = pthread_mutex_t()
     private var draining = false
@@ -44,15 +47,18 @@ public final class Worker: FlushScheduler {
     }
 
     /// Builds the pools and binds their listeners. Throws before anything is served.
-    public func start(config: ProxyConfig, addresses: [[sockaddr_storage]]) throws {
+    public func start(config: ProxyConfig, addresses: [[sockaddr_storage]], board: HealthBoard) throws {
+        self.board = board
         check = LoopCheck(loop) { [unowned self] in self.flushAll() }
         let t = LoopTimer(loop) { [unowned self] in self.onTick() }
         t.start(afterMs: Worker.tickMs, repeatMs: Worker.tickMs)
         t.unref()
         tick = t
-        wakeup = LoopAsync(loop) { [unowned self] in self.onWakeup() }
+        let w = LoopAsync(loop) { [unowned self] in self.onWakeup() }
+        wakeup = w
+        board.subscribe(w)
         for (i, poolConfig) in config.pools.enumerated() {
-            let pool = PoolRuntime(worker: self, config: poolConfig, addresses: addresses[i])
+            let pool = PoolRuntime(worker: self, config: poolConfig, index: i, addresses: addresses[i])
             pools.append(pool)
             try pool.listen(primary: id == 0)
         }
@@ -60,6 +66,8 @@ public final class Worker: FlushScheduler {
     }
 
     public func run() { loop.run() }
+
+    var healthBoard: HealthBoard? { board }
 
     /// Thread-safe: asks the worker to stop accepting, finish in-flight requests (up to
     /// `drainLimitMs`) and end its loop.
@@ -75,6 +83,15 @@ public final class Worker: FlushScheduler {
         let stop = shutdownRequested
         pthread_mutex_unlock(&shutdownLock)
         if stop && !draining { beginDrain() }
+        applyHealth()
+    }
+
+    /// Copies the board's up/down states into the pools (rebuilding rings that eject).
+    private func applyHealth() {
+        guard let b = board, b.generation != boardGeneration else { return }
+        let (generation, states, reasons) = b.snapshot()
+        boardGeneration = generation
+        for (i, pool) in pools.enumerated() { pool.apply(live: states[i], reasons: reasons[i]) }
     }
 
     private func beginDrain() {
@@ -101,7 +118,8 @@ public final class Worker: FlushScheduler {
         for p in pools { p.closeUpstreams() }
         tick?.close(); tick = nil
         check?.close(); check = nil
-        wakeup?.close(); wakeup = nil
+        if let w = wakeup { board?.unsubscribe(w); w.close() }
+        wakeup = nil
     }
 
     // MARK: clients
@@ -141,13 +159,16 @@ public final class Worker: FlushScheduler {
 final class PoolRuntime {
     unowned let worker: Worker
     let config: PoolConfig
+    /// The pool's position in the config (and on the HealthBoard).
+    let index: Int
     var placement: KeyPlacement
     private(set) var servers: [UpstreamServer] = []
     private var listeners: [Listener] = []
 
-    init(worker: Worker, config: PoolConfig, addresses: [sockaddr_storage]) {
+    init(worker: Worker, config: PoolConfig, index: Int, addresses: [sockaddr_storage]) {
         self.worker = worker
         self.config = config
+        self.index = index
         self.placement = config.placement()
         for (i, spec) in config.servers.enumerated() {
             servers.append(UpstreamServer(worker: worker, pool: self, spec: spec, index: i, address: addresses[i]))
@@ -169,6 +190,16 @@ final class PoolRuntime {
     }
 
     func preconnect() { for s in servers { s.preconnect() } }
+
+    /// New up/down states: with auto_eject_hosts the ring is rebuilt from the live servers
+    /// (nutcracker's meaning: a down server's keys move to their ketama successors);
+    /// otherwise the ring stays and the down servers' keys are answered at once.
+    func apply(live: [Bool], reasons: [String]) {
+        for (i, server) in servers.enumerated() { server.setDown(!live[i], reason: reasons[i]) }
+        if config.autoEjectHosts { placement = config.placement(live: live) }
+    }
+
+    var board: HealthBoard? { worker.healthBoard }
 
     func expireRequests(now: UInt64) {
         guard let t = config.timeoutMs else { return }

@@ -118,6 +118,7 @@ final class UpstreamConnection: StreamHandler {
                 }
                 let reply = UnsafeRawBufferPointer(rebasing: input.readable[0..<length])
                 if let client = waiting.client {
+                    server.requestSucceeded()
                     client.deliver(sequence: waiting.sequence, part: Int(waiting.part), reply: reply)
                 } else if reply.first == UInt8(ascii: "-") {
                     logWarn("upstream \(server.spec.displayName) \(server.spec.addressText) refused a handshake command: \(String(decoding: reply.dropLast(2), as: UTF8.self))")
@@ -130,7 +131,7 @@ final class UpstreamConnection: StreamHandler {
 
     func didEnd(_ stream: Stream, error: Int32) {
         let what = error == UV_EOF.rawValue ? "connection closed by server" : uvErrorName(error)
-        fail(what)
+        fail(what, passive: true)
     }
 
     func didConnect(_ stream: Stream) {
@@ -139,11 +140,11 @@ final class UpstreamConnection: StreamHandler {
     }
 
     /// Fails every pending request with `reason` and drops this connection.
-    func fail(_ reason: String) {
+    func fail(_ reason: String, passive: Bool = false) {
         if isBroken && pending.isEmpty { return }
         isBroken = true
         stream.close()
-        server.connectionFailed(self, reason: reason)
+        server.connectionFailed(self, reason: reason, passive: passive)
         let message = "ERR upstream \(server.spec.displayName) (\(server.spec.addressText)): \(reason)"
         while let waiting = pending.popFirst() {
             waiting.client?.deliverError(sequence: waiting.sequence, part: Int(waiting.part), message: message)

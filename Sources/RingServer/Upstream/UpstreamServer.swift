@@ -21,6 +21,12 @@ final class UpstreamServer {
     private(set) var retryAt: UInt64 = 0
     private(set) var lastError: String?
     private var consecutiveFailures = 0
+    /// Requests failed in a row (timeouts, broken connections); at the pool's
+    /// server_failure_limit the server is reported down without waiting for a check.
+    private var consecutiveRequestFailures = 0
+    /// Down according to the HealthBoard.
+    private(set) var isDown = false
+    private(set) var downReason = ""
 
     /// The first retry waits this long; each further failure doubles it up to the cap.
     static let initialBackoffMs: UInt64 = 100
@@ -48,7 +54,11 @@ final class UpstreamServer {
         }
         if worker.loop.nowMs < retryAt { return nil }
         let fresh = UpstreamConnection(server: self, version: version)
-        if fresh.isBroken { noteFailure("cannot connect") ; return nil }
+        if fresh.isBroken {
+            pool.board?.passiveFailure(pool: pool.index, server: index, why: "cannot connect")
+            noteFailure("cannot connect")
+            return nil
+        }
         if version == .resp2 { connections2[slot] = fresh } else { connections3[slot] = fresh }
         return fresh
     }
@@ -60,6 +70,24 @@ final class UpstreamServer {
         }
     }
 
+    func setDown(_ down: Bool, reason: String) {
+        if isDown && !down {
+            // Back: connect on the next request instead of waiting out an old back-off.
+            retryAt = 0
+            consecutiveFailures = 0
+            consecutiveRequestFailures = 0
+        }
+        isDown = down
+        downReason = reason
+    }
+
+    /// The error a request gets while the HealthBoard says this server is down.
+    var downMessage: String {
+        "ERR upstream \(spec.displayName) (\(spec.addressText)) is down: \(downReason)"
+    }
+
+    func requestSucceeded() { consecutiveRequestFailures = 0 }
+
     func connectionSucceeded() {
         if consecutiveFailures > 0 {
             logNotice("upstream \(spec.displayName) \(spec.addressText) reachable again")
@@ -69,18 +97,26 @@ final class UpstreamServer {
         lastError = nil
     }
 
-    func connectionFailed(_ connection: UpstreamConnection, reason: String) {
+    /// `passive`: a refused, reset or closed connection, which marks the server down at
+    /// once; a timeout counts toward server_failure_limit instead.
+    func connectionFailed(_ connection: UpstreamConnection, reason: String, passive: Bool) {
         for i in 0..<connections2.count {
             if connections2[i] === connection { connections2[i] = nil }
             if connections3[i] === connection { connections3[i] = nil }
+        }
+        consecutiveRequestFailures += 1
+        if passive || consecutiveRequestFailures >= pool.config.serverFailureLimit {
+            pool.board?.passiveFailure(pool: pool.index, server: index, why: reason)
         }
         noteFailure(reason)
     }
 
     private func noteFailure(_ reason: String) {
         consecutiveFailures += 1
-        let backoff = min(UpstreamServer.maximumBackoffMs,
-                          UpstreamServer.initialBackoffMs << UInt64(min(consecutiveFailures - 1, 16)))
+        let base = min(UpstreamServer.maximumBackoffMs,
+                       UpstreamServer.initialBackoffMs << UInt64(min(consecutiveFailures - 1, 16)))
+        // Up to 20% jitter, so the workers (and proxies) do not reconnect in lockstep.
+        let backoff = base - UInt64.random(in: 0...(base / 5))
         retryAt = worker.loop.nowMs + backoff
         if lastError != reason || consecutiveFailures == 1 {
             logWarn("upstream \(spec.displayName) \(spec.addressText): \(reason); retrying in \(backoff) ms")

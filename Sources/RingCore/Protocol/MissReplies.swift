@@ -1,0 +1,77 @@
+// The reply a read gets when its server is down and the pool answers such keys as misses
+// (`down_server_reply: miss`): what the same command would answer for a key that does not
+// exist, so a cache client sees a miss, never an error or a stale value. Writes get an error
+// instead (a write cannot be answered honestly without the server).
+
+public enum MissReply: Equatable, Sendable {
+    case nullBulk
+    case zero
+    /// TTL and PTTL of a missing key.
+    case minusTwo
+    case emptyArray
+    /// HGETALL: a map in RESP3, an empty array in RESP2.
+    case emptyMap
+    /// SMEMBERS, SINTER, ...: a set in RESP3, an empty array in RESP2.
+    case emptySet
+    /// TYPE of a missing key.
+    case none
+    /// One null per argument from `fromArgument` on (HMGET, GEOPOS, ZMSCORE).
+    case nulls(fromArgument: Int)
+    /// One zero per argument from `fromArgument` on (SMISMEMBER).
+    case zeros(fromArgument: Int)
+    /// Writes and anything else that cannot be faked.
+    case error
+
+    public static func forCommand(_ spec: RedisCommandSpec) -> MissReply {
+        if spec.flags.contains(.write) { return .error }
+        switch spec.name {
+        case "exists", "hexists", "sismember", "strlen", "llen", "scard", "hlen", "zcard", "hstrlen", "bitcount",
+             "pfcount", "xlen", "zcount", "zlexcount", "getbit", "touch", "bitpos", "sintercard", "zintercard":
+            return .zero
+        case "ttl", "pttl", "expiretime", "pexpiretime":
+            return .minusTwo
+        case "lrange", "zrange", "zrangebyscore", "zrevrange", "zrevrangebyscore", "zrangebylex", "zrevrangebylex",
+             "hkeys", "hvals", "xrange", "xrevrange", "sort_ro", "zdiff", "zinter", "zunion", "lpos", "hrandfield",
+             "zrandmember", "georadius_ro", "georadiusbymember_ro", "geosearch":
+            return .emptyArray
+        case "hgetall":
+            return .emptyMap
+        case "smembers", "sinter", "sunion", "sdiff":
+            return .emptySet
+        case "type":
+            return .none
+        case "hmget", "zmscore":
+            return .nulls(fromArgument: 2)
+        case "geopos":
+            return .nulls(fromArgument: 2)
+        case "smismember":
+            return .zeros(fromArgument: 2)
+        default:
+            return spec.flags.contains(.readonly) ? .nullBulk : .error
+        }
+    }
+
+    /// Writes the miss; returns false for `.error` (the caller sends its own error).
+    public func write(into out: ByteBuffer, version: RESPVersion, argumentCount: Int) -> Bool {
+        switch self {
+        case .nullBulk: out.appendNull(version)
+        case .zero: out.append(":0\r\n")
+        case .minusTwo: out.append(":-2\r\n")
+        case .emptyArray: out.append("*0\r\n")
+        case .emptyMap: out.append(version == .resp3 ? "%0\r\n" : "*0\r\n")
+        case .emptySet: out.append(version == .resp3 ? "~0\r\n" : "*0\r\n")
+        case .none: out.append("+none\r\n")
+        case let .nulls(first):
+            let n = max(0, argumentCount - first)
+            out.appendArrayHeader(n)
+            for _ in 0..<n { out.appendNull(version) }
+        case let .zeros(first):
+            let n = max(0, argumentCount - first)
+            out.appendArrayHeader(n)
+            for _ in 0..<n { out.append(":0\r\n") }
+        case .error:
+            return false
+        }
+        return true
+    }
+}

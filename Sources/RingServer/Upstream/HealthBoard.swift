@@ -1,0 +1,86 @@
+// The process-wide up/down state of every upstream, shared by all workers and the health
+// checker. Writers (the checker's results, a worker's passive failure) take the lock, run
+// the pure HealthTracker, and on a change log one line and wake every worker, which applies
+// the new state within that loop turn. Nothing on the request path takes this lock: workers
+// copy the states when woken.
+
+import RingConfig
+import RingCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class HealthBoard: @unchecked Sendable {
+    private var lock = pthread_mutex_t()
+    private var trackers: [[HealthTracker]]
+    private let servers: [[ServerSpec]]
+    private var subscribers: [LoopAsync] = []
+    public private(set) var generation: UInt64 = 0
+
+    public init(config: ProxyConfig) {
+        pthread_mutex_init(&lock, nil)
+        servers = config.pools.map(\.servers)
+        trackers = config.pools.map { pool in
+            pool.servers.map { _ in HealthTracker(fall: pool.health.fall, rise: pool.health.rise) }
+        }
+    }
+
+    func subscribe(_ wakeup: LoopAsync) {
+        pthread_mutex_lock(&lock)
+        subscribers.append(wakeup)
+        pthread_mutex_unlock(&lock)
+    }
+
+    func unsubscribe(_ wakeup: LoopAsync) {
+        pthread_mutex_lock(&lock)
+        subscribers.removeAll { $0 === wakeup }
+        pthread_mutex_unlock(&lock)
+    }
+
+    /// (generation, up-state of every server of every pool).
+    func snapshot() -> (UInt64, [[Bool]], [[String]]) {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return (generation, trackers.map { $0.map(\.isUp) }, trackers.map { $0.map(\.reason) })
+    }
+
+    public func tracker(pool: Int, server: Int) -> HealthTracker {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return trackers[pool][server]
+    }
+
+    func checkPassed(pool: Int, server: Int) {
+        update(pool, server) { $0.checkPassed(nowMs: $1) }
+    }
+
+    func checkFailed(pool: Int, server: Int, why: String) {
+        update(pool, server) { $0.checkFailed(why, nowMs: $1) }
+    }
+
+    func passiveFailure(pool: Int, server: Int, why: String) {
+        update(pool, server) { $0.passiveFailure(why, nowMs: $1) }
+    }
+
+    private func update(_ pool: Int, _ server: Int, _ body: (inout HealthTracker, UInt64) -> HealthTracker.Transition) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let nowMs = UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec / 1_000_000)
+        pthread_mutex_lock(&lock)
+        let transition = body(&trackers[pool][server], nowMs)
+        var wake: [LoopAsync] = []
+        if transition != .none {
+            generation += 1
+            wake = subscribers
+        }
+        pthread_mutex_unlock(&lock)
+        let spec = servers[pool][server]
+        switch transition {
+        case .none: return
+        case let .wentDown(why): logWarn("upstream \(spec.displayName) \(spec.addressText) down: \(why)")
+        case .cameUp: logNotice("upstream \(spec.displayName) \(spec.addressText) up: passed health checks")
+        }
+        for w in wake { w.send() }
+    }
+}

@@ -1,0 +1,191 @@
+// Active health checks: one checker per process, on its own thread and loop, not one per
+// worker. Every `health_check_interval` each upstream gets the check command (PING) on a
+// connection of the checker's own; the reply must be the expected simple string within
+// `health_check_timeout`. Results go to the HealthBoard, which decides up and down.
+
+import CLibUV
+import RingConfig
+import RingCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class HealthChecker: FlushScheduler {
+    let loop = EventLoop()
+    let board: HealthBoard
+    private var probes: [HealthProbe] = []
+    private var timers: [LoopTimer] = []
+    private var stopper: LoopAsync?
+    private var thread = pthread_t()
+    private var running = false
+
+    public init(config: ProxyConfig, board: HealthBoard, addresses: [[sockaddr_storage]]) {
+        self.board = board
+        for (p, pool) in config.pools.enumerated() where pool.health.intervalMs > 0 {
+            let poolProbes = pool.servers.indices.map {
+                HealthProbe(checker: self, pool: pool, poolIndex: p, serverIndex: $0, address: addresses[p][$0])
+            }
+            probes += poolProbes
+            let timer = LoopTimer(loop) { for probe in poolProbes { probe.tick() } }
+            timer.start(afterMs: 0, repeatMs: UInt64(pool.health.intervalMs))
+            timers.append(timer)
+        }
+        stopper = LoopAsync(loop) { [unowned self] in self.shutDown() }
+    }
+
+    public var isEnabled: Bool { !probes.isEmpty }
+
+    public func start() {
+        guard isEnabled else { stopper?.close(); stopper = nil; return }
+        running = true
+        let box = Unmanaged.passRetained(self).toOpaque()
+        pthread_create(&thread, nil, { arg in
+            let me = Unmanaged<HealthChecker>.fromOpaque(arg!).takeRetainedValue()
+            me.loop.run()
+            return nil
+        }, box)
+    }
+
+    /// Thread-safe.
+    public func stop() {
+        guard running else { return }
+        stopper?.send()
+        pthread_join(thread, nil)
+        running = false
+    }
+
+    private func shutDown() {
+        for t in timers { t.close() }
+        for p in probes { p.close() }
+        stopper?.close()
+        stopper = nil
+    }
+
+    public func scheduleFlush(_ stream: Stream) { stream.flush() }
+}
+
+final class HealthProbe: StreamHandler {
+    unowned let checker: HealthChecker
+    let poolIndex: Int
+    let serverIndex: Int
+    let spec: ServerSpec
+    let settings: HealthSettings
+    let password: String?
+    let address: sockaddr_storage
+    private var stream: Stream?
+    private let input = ByteBuffer()
+    private var scanner = ReplyScanner()
+    /// Replies still expected for the check in progress (AUTH's, then the check's).
+    private var awaiting = 0
+    private var deadline: LoopTimer?
+    private let expected: [UInt8]
+
+    init(checker: HealthChecker, pool: PoolConfig, poolIndex: Int, serverIndex: Int, address: sockaddr_storage) {
+        self.checker = checker
+        self.poolIndex = poolIndex
+        self.serverIndex = serverIndex
+        self.spec = pool.servers[serverIndex]
+        self.settings = pool.health
+        self.password = pool.redisAuth
+        self.address = address
+        self.expected = Array("+\(pool.health.expect)\r\n".utf8)
+    }
+
+    func tick() {
+        if awaiting > 0 { return }  // the previous check is still within its timeout
+        if stream == nil || stream!.isClosed { connect() }
+        guard let s = stream else { return }
+        awaiting = 0
+        if let p = password {
+            s.output.appendArrayHeader(2); s.output.appendBulk(string: "AUTH"); s.output.appendBulk(string: p)
+            awaiting += 1
+        }
+        let words = settings.command.split(separator: " ")
+        s.output.appendArrayHeader(words.count)
+        for w in words { s.output.appendBulk(string: String(w)) }
+        awaiting += 1
+        s.scheduleFlush()
+        if deadline == nil { deadline = LoopTimer(checker.loop) { [unowned self] in self.timedOut() } }
+        deadline?.start(afterMs: UInt64(settings.timeoutMs), repeatMs: 0)
+    }
+
+    private func connect() {
+        input.clear()
+        scanner.reset()
+        let s: Stream
+        switch spec.address {
+        case let .unix(path):
+            s = Stream(loop: checker.loop, kind: .pipe, scheduler: checker)
+            s.handler = self
+            s.connect(toPath: path)
+        case .tcp:
+            s = Stream(loop: checker.loop, kind: .tcp, scheduler: checker)
+            s.handler = self
+            var a = address
+            let r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { s.connect(to: $0) } }
+            if r < 0 { s.close(); stream = nil; failed(uvErrorName(r)); return }
+        }
+        stream = s
+    }
+
+    private func timedOut() {
+        guard awaiting > 0 else { return }
+        stream?.close()
+        stream = nil
+        failed("timed out after \(settings.timeoutMs) ms")
+    }
+
+    private func failed(_ why: String) {
+        awaiting = 0
+        deadline?.stop()
+        checker.board.checkFailed(pool: poolIndex, server: serverIndex, why: why)
+    }
+
+    private func passed() {
+        awaiting = 0
+        deadline?.stop()
+        checker.board.checkPassed(pool: poolIndex, server: serverIndex)
+    }
+
+    func readSpace(_ stream: Stream, suggested: Int) -> UnsafeMutableRawBufferPointer {
+        let p = input.writableSpace(minimum: 4096)
+        return UnsafeMutableRawBufferPointer(start: p, count: input.writableCount)
+    }
+
+    func didRead(_ stream: Stream, count: Int) {
+        input.commit(count)
+        while !input.isEmpty {
+            guard case let .reply(length) = scanner.scan(input.readable) else { return }
+            let reply = Array(input.readable[0..<length])
+            input.consume(length)
+            guard awaiting > 0 else { continue }
+            awaiting -= 1
+            if awaiting > 0 { continue }  // AUTH's reply; the check's comes next
+            if reply == expected {
+                passed()
+            } else {
+                failed("unexpected reply \(String(decoding: reply.prefix(80), as: UTF8.self).trimmingCharacters())")
+            }
+        }
+    }
+
+    func didConnect(_ stream: Stream) { stream.startReading() }
+
+    func didEnd(_ stream: Stream, error: Int32) {
+        if self.stream === stream { self.stream = nil }
+        stream.close()
+        if awaiting > 0 { failed(error == UV_EOF.rawValue ? "connection closed" : uvErrorName(error)) }
+    }
+
+    func close() {
+        deadline?.close()
+        stream?.close()
+    }
+}
+
+extension String {
+    func trimmingCharacters() -> String {
+        String(filter { $0 != "\r" && $0 != "\n" })
+    }
+}
