@@ -14,7 +14,7 @@ final class ProxyFixture {
     let configPath: String
     let config: ProxyConfig
 
-    init(timeoutMs: Int = 3000) throws {
+    init(timeoutMs: Int = 3000, extraSettings: [String] = []) throws {
         redis = try (0..<4).map { _ in try RedisServer() }
         port = Harness.freePort()
         let dir = Harness.tempDir()
@@ -22,23 +22,11 @@ final class ProxyFixture {
         configPath = dir + "/proxy.yml"
         var servers = ""
         for (i, r) in redis.enumerated() { servers += "    - 127.0.0.1:\(r.port):1 cache-\(i + 1)\n" }
-        let yaml = """
-        tcp:
-          listen: 127.0.0.1:\(port)
-          hash: fnv1a_64
-          hash_tag: "{}"
-          redis: true
-          timeout: \(timeoutMs)
-          servers:
-        \(servers)
-        unix:
-          listen: \(socketPath) 0600
-          hash: fnv1a_64
-          hash_tag: "{}"
-          redis: true
-          servers:
-        \(servers)
-        """
+        let pool = "  hash: fnv1a_64\n  hash_tag: \"{}\"\n  redis: true\n"
+        var yaml = "tcp:\n  listen: 127.0.0.1:\(port)\n" + pool + "  timeout: \(timeoutMs)\n"
+        for line in extraSettings { yaml += "  \(line)\n" }
+        yaml += "  servers:\n" + servers
+        yaml += "unix:\n  listen: \(socketPath) 0600\n" + pool + "  servers:\n" + servers
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         config = try ConfigLoader.load(path: configPath)
         proxy = try startRingproxy(config: configPath, port: port)

@@ -242,7 +242,8 @@ final class ClientSession: StreamHandler {
         let sequence = nextSequence
         nextSequence += 1
         slots.append(ReplySlot(ready: false, bytes: [], merge: nil))
-        connection.expectReply(client: self, sequence: sequence, part: 0, now: worker.loop.nowMs)
+        connection.expectReply(client: self, sequence: sequence, part: 0, now: worker.loop.nowMs,
+                               miss: miss, argumentCount: parser.args.count)
     }
 
     private func split(_ kind: SplitKind, _ info: CommandInfo, _ request: UnsafeRawBufferPointer) {
@@ -325,6 +326,12 @@ final class ClientSession: StreamHandler {
         } else {
             slots[index] = ReplySlot(ready: true, bytes: Array(reply), merge: nil)
         }
+    }
+
+    func deliverMiss(sequence: UInt64, miss: MissReply, argumentCount: Int) {
+        let b = ByteBuffer(capacity: 64)
+        _ = miss.write(into: b, version: version, argumentCount: argumentCount)
+        b.bytes.withUnsafeBytes { deliver(sequence: sequence, part: 0, reply: $0) }
     }
 
     func deliverError(sequence: UInt64, part: Int, message: String) {

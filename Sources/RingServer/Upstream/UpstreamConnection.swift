@@ -18,6 +18,10 @@ struct PendingReply {
     let part: Int32
     /// uv_now() when queued, for the pool's timeout.
     let queuedAt: UInt64
+    /// What the request answers instead of an error if its server fails and the pool
+    /// answers misses (.error for writes and split parts).
+    var miss: MissReply = .error
+    var argumentCount: Int32 = 0
 }
 
 final class UpstreamConnection: StreamHandler {
@@ -87,8 +91,10 @@ final class UpstreamConnection: StreamHandler {
 
     /// Registers the reply the bytes just appended to `output` will produce.
     @inline(__always)
-    func expectReply(client: ClientSession, sequence: UInt64, part: Int32, now: UInt64) {
-        pending.append(PendingReply(client: client, sequence: sequence, part: part, queuedAt: now))
+    func expectReply(client: ClientSession, sequence: UInt64, part: Int32, now: UInt64,
+                     miss: MissReply = .error, argumentCount: Int = 0) {
+        pending.append(PendingReply(client: client, sequence: sequence, part: part, queuedAt: now,
+                                    miss: miss, argumentCount: Int32(truncatingIfNeeded: argumentCount)))
         stream.scheduleFlush()
     }
 
@@ -146,8 +152,14 @@ final class UpstreamConnection: StreamHandler {
         stream.close()
         server.connectionFailed(self, reason: reason, passive: passive)
         let message = "ERR upstream \(server.spec.displayName) (\(server.spec.addressText)): \(reason)"
+        let misses = server.pool.config.answerDownAsMiss
         while let waiting = pending.popFirst() {
-            waiting.client?.deliverError(sequence: waiting.sequence, part: Int(waiting.part), message: message)
+            guard let client = waiting.client else { continue }
+            if misses && waiting.miss != .error {
+                client.deliverMiss(sequence: waiting.sequence, miss: waiting.miss, argumentCount: Int(waiting.argumentCount))
+            } else {
+                client.deliverError(sequence: waiting.sequence, part: Int(waiting.part), message: message)
+            }
         }
     }
 }
