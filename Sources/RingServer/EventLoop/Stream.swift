@@ -160,6 +160,7 @@ public final class Stream {
         let written = uv_try_write(streamPointer, &buf, 1)
         if written > 0 {
             output.consume(Int(written))
+            handedOff &+= UInt64(written)
         } else if written != UV_EAGAIN.rawValue && written != UV_ENOSYS.rawValue {
             fail(written)
             return
@@ -171,6 +172,7 @@ public final class Stream {
         }
         // The socket took less than everything: hand the rest to uv_write, keep it alive in
         // `writing`, and gather new output in the other buffer meanwhile.
+        handedOff &+= UInt64(output.readableCount)
         swap(&writing, &output)
         writeInFlight = true
         var rest = uv_buf_init(UnsafeMutableRawPointer(mutating: writing.readable.baseAddress!).assumingMemoryBound(to: CChar.self),
@@ -195,6 +197,14 @@ public final class Stream {
         if !output.isEmpty || closeWhenDrained { flush() }
         if !isClosed && !writeInFlight { handler?.didDrain(self) }
     }
+
+    /// Bytes ever taken out of `output` (written, or handed to a uv_write). A byte at
+    /// stream offset `o` is still in `output`, unsent, when `o >= handedOff`; its index is
+    /// `output.readIndex + (o - handedOff)`.
+    public private(set) var handedOff: UInt64 = 0
+
+    /// Stream offset one past the last byte appended to `output`.
+    public var appendedEnd: UInt64 { handedOff &+ UInt64(output.readableCount) }
 
     /// The bytes queued and not yet written.
     public var pendingOutputBytes: Int { output.readableCount + (writeInFlight ? writing.readableCount : 0) }

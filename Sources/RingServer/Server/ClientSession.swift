@@ -217,23 +217,11 @@ final class ClientSession: StreamHandler {
             return
         }
         let server = pool.servers[serverIndex]
-        if server.isDown {
-            let argc = parser.args.count
-            let v = version
-            if pool.config.answerDownAsMiss {
-                var answered = false
-                reply { answered = miss.write(into: $0, version: v, argumentCount: argc) }
-                if answered { return }
-                // A write: the reply slot is taken; replace it with the error.
-                undoLastReply()
-            }
-            replyError(server.downMessage)
+        guard let connection = server.isDown ? nil : server.connection(for: version) else {
+            answerUnreachable(server, miss: miss)
             return
         }
-        guard let connection = server.connection(for: version) else {
-            replyError(server.unavailableMessage)
-            return
-        }
+        let offset = connection.nextRequestOffset
         if parser.wasInline {
             writeRequest(args: parser.args, request: request, into: connection.output)
         } else {
@@ -242,7 +230,7 @@ final class ClientSession: StreamHandler {
         let sequence = nextSequence
         nextSequence += 1
         slots.append(ReplySlot(ready: false, bytes: [], merge: nil))
-        connection.expectReply(client: self, sequence: sequence, part: 0, now: worker.loop.nowMs,
+        connection.expectReply(client: self, sequence: sequence, part: 0, now: worker.loop.nowMs, offset: offset,
                                miss: miss, argumentCount: parser.args.count)
     }
 
@@ -289,9 +277,10 @@ final class ClientSession: StreamHandler {
                 merge.fail(part: part, error: errorBytes(server.unavailableMessage))
                 continue
             }
+            let offset = connection.nextRequestOffset
             writeSplitCommand(name: name, args: parser.args, request: request, indices: partIndices[...],
                               withValues: kind == .allOK, into: connection.output)
-            connection.expectReply(client: self, sequence: sequence, part: Int32(part), now: now)
+            connection.expectReply(client: self, sequence: sequence, part: Int32(part), now: now, offset: offset)
         }
         if merge.isComplete { finishMerge(at: Int(sequence &- headSequence), merge) }
     }
@@ -383,17 +372,17 @@ final class ClientSession: StreamHandler {
         }
     }
 
-    /// Takes back the reply `reply` just queued (its builder wrote nothing usable).
-    private func undoLastReply() {
-        if slots.isEmpty {
-            // Written straight to the output: nothing was appended by a builder that
-            // declined, so only the sequence numbers move back.
-            headSequence &-= 1
-            nextSequence &-= 1
-        } else {
-            slots.removeLast()
-            nextSequence &-= 1
+    /// A request whose server is down (or backing off after a failure) is answered at once:
+    /// with the miss a missing key would get in pools that answer misses (reads only), else
+    /// with an error naming the server.
+    private func answerUnreachable(_ server: UpstreamServer, miss: MissReply) {
+        if pool.config.answerDownAsMiss && miss != .error {
+            let argc = parser.args.count
+            let v = version
+            reply { _ = miss.write(into: $0, version: v, argumentCount: argc) }
+            return
         }
+        replyError(server.isDown ? server.downMessage : server.unavailableMessage)
     }
 
     func replyError(_ message: String) {

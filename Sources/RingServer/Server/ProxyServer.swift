@@ -45,6 +45,7 @@ public final class ProxyServer {
             addresses.append(list)
         }
         let board = HealthBoard(config: config)
+        board.setAddresses(addresses)
         for i in 0..<threads {
             let w = Worker(id: i, workerCount: threads)
             try w.start(config: config, addresses: addresses, board: board)

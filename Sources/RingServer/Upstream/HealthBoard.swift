@@ -17,6 +17,10 @@ public final class HealthBoard: @unchecked Sendable {
     private let servers: [[ServerSpec]]
     private var subscribers: [LoopAsync] = []
     public private(set) var generation: UInt64 = 0
+    /// The latest resolution of every server's host name (the checker re-resolves names on
+    /// its own thread, so a server replaced behind the same DNS name is found again and no
+    /// worker ever blocks on DNS).
+    private var addresses: [[sockaddr_storage]] = []
 
     public init(config: ProxyConfig) {
         pthread_mutex_init(&lock, nil)
@@ -24,6 +28,24 @@ public final class HealthBoard: @unchecked Sendable {
         trackers = config.pools.map { pool in
             pool.servers.map { _ in HealthTracker(fall: pool.health.fall, rise: pool.health.rise) }
         }
+    }
+
+    func setAddresses(_ all: [[sockaddr_storage]]) {
+        pthread_mutex_lock(&lock)
+        addresses = all
+        pthread_mutex_unlock(&lock)
+    }
+
+    func address(pool: Int, server: Int) -> sockaddr_storage {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return addresses[pool][server]
+    }
+
+    func setAddress(_ a: sockaddr_storage, pool: Int, server: Int) {
+        pthread_mutex_lock(&lock)
+        addresses[pool][server] = a
+        pthread_mutex_unlock(&lock)
     }
 
     func subscribe(_ wakeup: LoopAsync) {

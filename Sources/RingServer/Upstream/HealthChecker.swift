@@ -119,10 +119,22 @@ final class HealthProbe: StreamHandler {
             s = Stream(loop: checker.loop, kind: .pipe, scheduler: checker)
             s.handler = self
             s.connect(toPath: path)
-        case .tcp:
+        case let .tcp(host, port):
+            var a = address
+            if !isNumericHost(host) {
+                // Blocking is acceptable here: this is the checker's thread, not a worker's.
+                switch resolveAddress(host: host, port: port) {
+                case let .success(fresh):
+                    a = fresh
+                    checker.board.setAddress(fresh, pool: poolIndex, server: serverIndex)
+                case let .failure(e):
+                    stream = nil
+                    failed("\(e)")
+                    return
+                }
+            }
             s = Stream(loop: checker.loop, kind: .tcp, scheduler: checker)
             s.handler = self
-            var a = address
             let r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { s.connect(to: $0) } }
             if r < 0 { s.close(); stream = nil; failed(uvErrorName(r)); return }
         }
@@ -182,6 +194,12 @@ final class HealthProbe: StreamHandler {
         deadline?.close()
         stream?.close()
     }
+}
+
+/// True for IPv4 and IPv6 literals, which never need resolving again.
+func isNumericHost(_ host: String) -> Bool {
+    var v4 = in_addr(), v6 = in6_addr()
+    return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
 }
 
 extension String {

@@ -22,6 +22,10 @@ struct PendingReply {
     /// answers misses (.error for writes and split parts).
     var miss: MissReply = .error
     var argumentCount: Int32 = 0
+    /// Where the request's bytes start in the connection's output stream; a request that
+    /// starts at or after `Stream.handedOff` has not been sent and can move to another
+    /// connection.
+    var streamOffset: UInt64 = 0
 }
 
 final class UpstreamConnection: StreamHandler {
@@ -49,7 +53,7 @@ final class UpstreamConnection: StreamHandler {
         case let .unix(path):
             stream.connect(toPath: path)
         case .tcp:
-            var address = server.address
+            var address = server.pool.board?.address(pool: server.pool.index, server: server.index) ?? server.address
             let r = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { stream.connect(to: $0) }
             }
@@ -89,12 +93,22 @@ final class UpstreamConnection: StreamHandler {
 
     var output: ByteBuffer { stream.output }
 
-    /// Registers the reply the bytes just appended to `output` will produce.
+    /// Where the next request's bytes will start; read before appending them.
+    @inline(__always) var nextRequestOffset: UInt64 { stream.appendedEnd }
+
+    /// Registers the reply the bytes appended to `output` from `offset` on will produce.
     @inline(__always)
-    func expectReply(client: ClientSession, sequence: UInt64, part: Int32, now: UInt64,
+    func expectReply(client: ClientSession, sequence: UInt64, part: Int32, now: UInt64, offset: UInt64,
                      miss: MissReply = .error, argumentCount: Int = 0) {
         pending.append(PendingReply(client: client, sequence: sequence, part: part, queuedAt: now,
-                                    miss: miss, argumentCount: Int32(truncatingIfNeeded: argumentCount)))
+                                    miss: miss, argumentCount: Int32(truncatingIfNeeded: argumentCount),
+                                    streamOffset: offset))
+        stream.scheduleFlush()
+    }
+
+    /// Takes over a request moved from a failed connection (its bytes already appended).
+    func adopt(_ waiting: PendingReply) {
+        pending.append(waiting)
         stream.scheduleFlush()
     }
 
@@ -145,12 +159,37 @@ final class UpstreamConnection: StreamHandler {
         stream.startReading()
     }
 
-    /// Fails every pending request with `reason` and drops this connection.
-    func fail(_ reason: String, passive: Bool = false) {
+    /// Fails every pending request with `reason` and drops this connection. With
+    /// `resendUnsent`, requests whose bytes never left this connection's output (other
+    /// clients' requests queued behind the one that timed out) move to a new connection
+    /// instead, keeping their original queue time for the timeout.
+    func fail(_ reason: String, passive: Bool = false, resendUnsent: Bool = false) {
         if isBroken && pending.isEmpty { return }
         isBroken = true
+        var unsent: [PendingReply] = []
+        var unsentBytes: [UInt8] = []
+        if resendUnsent, let firstUnsent = (0..<pending.count).first(where: { pending[$0].client != nil && pending[$0].streamOffset >= stream.handedOff }) {
+            let start = Int(pending[firstUnsent].streamOffset - stream.handedOff)
+            unsentBytes = Array(stream.output.readable[start...])
+            let base = pending[firstUnsent].streamOffset
+            while pending.count > firstUnsent, var moved = pending.removeLast() {
+                moved.streamOffset -= base
+                unsent.insert(moved, at: 0)
+            }
+        }
         stream.close()
         server.connectionFailed(self, reason: reason, passive: passive)
+        if !unsent.isEmpty, let next = server.connection(for: version, ignoringBackoff: true) {
+            let origin = next.nextRequestOffset
+            unsentBytes.withUnsafeBytes { next.output.append($0) }
+            for var p in unsent {
+                p.streamOffset += origin
+                next.adopt(p)
+            }
+        } else {
+            // Nowhere to move them: they fail with the rest.
+            for p in unsent { pending.append(p) }
+        }
         let message = "ERR upstream \(server.spec.displayName) (\(server.spec.addressText)): \(reason)"
         let misses = server.pool.config.answerDownAsMiss
         while let waiting = pending.popFirst() {

@@ -44,7 +44,7 @@ final class UpstreamServer {
 
     /// A usable connection for `version`, or nil while backing off after a failure.
     @inline(__always)
-    func connection(for version: RESPVersion) -> UpstreamConnection? {
+    func connection(for version: RESPVersion, ignoringBackoff: Bool = false) -> UpstreamConnection? {
         let n = connections2.count
         let slot = n == 1 ? 0 : { nextConnection = (nextConnection + 1) % n; return nextConnection }()
         if version == .resp2 {
@@ -52,7 +52,7 @@ final class UpstreamServer {
         } else {
             if let c = connections3[slot], !c.isBroken { return c }
         }
-        if worker.loop.nowMs < retryAt { return nil }
+        if worker.loop.nowMs < retryAt && !ignoringBackoff { return nil }
         let fresh = UpstreamConnection(server: self, version: version)
         if fresh.isBroken {
             pool.board?.passiveFailure(pool: pool.index, server: index, why: "cannot connect")
@@ -134,7 +134,7 @@ final class UpstreamServer {
         for c in connections2 + connections3 {
             guard let conn = c, let oldest = conn.oldestQueuedAt else { continue }
             if now >= oldest + timeoutMs {
-                conn.fail("timed out after \(timeoutMs) ms")
+                conn.fail("timed out after \(timeoutMs) ms", resendUnsent: true)
             }
         }
     }
