@@ -60,12 +60,16 @@ public struct ReplyScanner {
                 } else {
                     let next = afterLine + n + 2
                     if next > end { offset = p; return .incomplete }
+                    if buf[next - 2] != UInt8(ascii: "\r") || buf[next - 1] != UInt8(ascii: "\n") {
+                        return .error("bulk reply longer than its declared length")
+                    }
                     p = next
                 }
             case UInt8(ascii: "*"), UInt8(ascii: "~"), UInt8(ascii: ">"), UInt8(ascii: "%"), UInt8(ascii: "|"):
                 guard let n = ReplyScanner.number(buf, p + 1, cr) else { return .error("bad aggregate length in reply") }
                 p = afterLine
-                if n > 0 {
+                // An attribute always annotates one more value, even with no pairs.
+                if n > 0 || (type == UInt8(ascii: "|") && n == 0) {
                     if remaining.count >= ReplyScanner.maxDepth { return .error("reply nested too deep") }
                     // A map holds key/value pairs. An attribute is pairs followed by the
                     // value it annotates, and together they count as that one value.

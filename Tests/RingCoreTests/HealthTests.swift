@@ -1,0 +1,60 @@
+// The up/down state machine (fall, rise, passive failures) and the miss replies a down
+// server's keys get.
+
+import RingCore
+import XCTest
+
+final class HealthTests: XCTestCase {
+    func testFallAndRise() {
+        var t = HealthTracker(fall: 2, rise: 3)
+        XCTAssertTrue(t.isUp)
+        XCTAssertEqual(t.checkFailed("connection refused", nowMs: 1), .none)
+        XCTAssertEqual(t.checkPassed(nowMs: 2), .none, "a pass resets the failure run")
+        XCTAssertEqual(t.checkFailed("connection refused", nowMs: 3), .none)
+        XCTAssertEqual(t.checkFailed("connection refused", nowMs: 4), .wentDown("2 failed health checks (connection refused)"))
+        XCTAssertFalse(t.isUp)
+        XCTAssertEqual(t.sinceMs, 4)
+        XCTAssertEqual(t.checkPassed(nowMs: 5), .none)
+        XCTAssertEqual(t.checkPassed(nowMs: 6), .none)
+        XCTAssertEqual(t.checkFailed("timed out", nowMs: 7), .none, "still down; the rise run restarts")
+        XCTAssertEqual(t.checkPassed(nowMs: 8), .none)
+        XCTAssertEqual(t.checkPassed(nowMs: 9), .none)
+        XCTAssertEqual(t.checkPassed(nowMs: 10), .cameUp)
+        XCTAssertTrue(t.isUp)
+        XCTAssertEqual(t.ejections, 1)
+        XCTAssertEqual(t.failedChecks, 4)
+    }
+
+    func testPassiveFailureIsImmediateAndNeedsChecksToReturn() {
+        var t = HealthTracker(fall: 5, rise: 2)
+        XCTAssertEqual(t.passiveFailure("connection closed by server", nowMs: 1), .wentDown("connection closed by server"))
+        XCTAssertEqual(t.passiveFailure("again", nowMs: 2), .none)
+        XCTAssertEqual(t.checkPassed(nowMs: 3), .none)
+        XCTAssertEqual(t.passiveFailure("reset", nowMs: 4), .none, "a passive failure restarts the rise run")
+        XCTAssertEqual(t.checkPassed(nowMs: 5), .none)
+        XCTAssertEqual(t.checkPassed(nowMs: 6), .cameUp)
+    }
+
+    func miss(_ name: String, _ argc: Int, _ version: RESPVersion) -> String? {
+        let table = CommandTable.redis70
+        guard let info = Array(name.utf8).withUnsafeBytes({ table.lookup($0) }) else { return "unknown" }
+        let b = ByteBuffer()
+        return info.miss.write(into: b, version: version, argumentCount: argc) ? String(decoding: b.bytes, as: UTF8.self) : nil
+    }
+
+    func testMissRepliesLookLikeMissingKeys() {
+        XCTAssertEqual(miss("GET", 2, .resp2), "$-1\r\n")
+        XCTAssertEqual(miss("GET", 2, .resp3), "_\r\n")
+        XCTAssertEqual(miss("EXISTS", 2, .resp2), ":0\r\n")
+        XCTAssertEqual(miss("TTL", 2, .resp2), ":-2\r\n")
+        XCTAssertEqual(miss("HGETALL", 2, .resp2), "*0\r\n")
+        XCTAssertEqual(miss("HGETALL", 2, .resp3), "%0\r\n")
+        XCTAssertEqual(miss("SMEMBERS", 2, .resp3), "~0\r\n")
+        XCTAssertEqual(miss("LRANGE", 4, .resp2), "*0\r\n")
+        XCTAssertEqual(miss("HMGET", 4, .resp2), "*2\r\n$-1\r\n$-1\r\n")
+        XCTAssertEqual(miss("TYPE", 2, .resp2), "+none\r\n")
+        XCTAssertNil(miss("SET", 3, .resp2), "writes cannot be answered as misses")
+        XCTAssertNil(miss("INCR", 2, .resp2))
+        XCTAssertNil(miss("DEL", 2, .resp2))
+    }
+}
