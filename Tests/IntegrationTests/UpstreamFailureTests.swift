@@ -89,3 +89,35 @@ final class UpstreamFailureTests: XCTestCase {
         XCTAssertEqual(try slow.readReply().text, "+PONG\r\n", "later replies still arrive in order")
     }
 }
+
+final class AllServersDownTests: XCTestCase {
+    /// Every server dies: every request is answered at once, and the proxy recovers by
+    /// itself as the servers return.
+    func testAllDownAnsweredAtOnceThenRecovers() throws {
+        let f = try ProxyFixture(timeoutMs: 500, extraSettings: ["health_check_interval: 200"])
+        defer { f.stop() }
+        let keys = f.keysOnDistinctServers(prefix: "all:")
+        let client = try RESPClient(port: f.port)
+        let ports = f.redis.map(\.port)
+        f.redis.forEach { $0.stop() }
+        usleep(600_000)  // three check intervals: every server is down on the board
+        for k in keys {
+            let started = Date()
+            let r = try client.command("GET", k).text
+            XCTAssertTrue(r.hasPrefix("-ERR upstream cache-"), r)
+            XCTAssertLessThan(Date().timeIntervalSince(started), 0.1, "answered at once, not after a connect attempt")
+        }
+        let mget = try client.command(bytes: (["MGET"] + keys).map { Array($0.utf8) }).text
+        XCTAssertEqual(mget, "*4\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n")
+        let back = try ports.map { try RedisServer(port: $0) }
+        defer { back.forEach { $0.stop() } }
+        var served = 0
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && served < keys.count {
+            served = 0
+            for k in keys where (try? client.command("SET", k, "v").text) == "+OK\r\n" { served += 1 }
+            usleep(100_000)
+        }
+        XCTAssertEqual(served, keys.count, "every server serves again after it returns")
+    }
+}

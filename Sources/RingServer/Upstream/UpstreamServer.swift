@@ -55,7 +55,7 @@ final class UpstreamServer {
         if worker.loop.nowMs < retryAt && !ignoringBackoff { return nil }
         let fresh = UpstreamConnection(server: self, version: version)
         if fresh.isBroken {
-            pool.board?.passiveFailure(pool: pool.index, server: index, why: "cannot connect")
+            reportDown("cannot connect")
             noteFailure("cannot connect")
             return nil
         }
@@ -88,6 +88,13 @@ final class UpstreamServer {
 
     func requestSucceeded() { consecutiveRequestFailures = 0 }
 
+    /// Only checks can bring a server back, so without health checks (interval 0) a
+    /// failure is not reported: the connect back-off alone paces the retries.
+    private func reportDown(_ reason: String) {
+        guard pool.config.health.intervalMs > 0 else { return }
+        pool.board?.passiveFailure(pool: pool.index, server: index, why: reason)
+    }
+
     func connectionSucceeded() {
         if consecutiveFailures > 0 {
             logNotice("upstream \(spec.displayName) \(spec.addressText) reachable again")
@@ -106,7 +113,7 @@ final class UpstreamServer {
         }
         consecutiveRequestFailures += 1
         if passive || consecutiveRequestFailures >= pool.config.serverFailureLimit {
-            pool.board?.passiveFailure(pool: pool.index, server: index, why: reason)
+            reportDown(reason)
         }
         noteFailure(reason)
     }
