@@ -58,3 +58,19 @@ final class HealthTests: XCTestCase {
         XCTAssertNil(miss("DEL", 2, .resp2))
     }
 }
+
+final class KeyCountLimitTests: XCTestCase {
+    /// A client-chosen key count must never overflow arithmetic (a crash is a lost reply
+    /// for every client of the worker).
+    func testHugeKeyCountsAreRefusedNotTrapped() {
+        let eval = CommandTable.redis70.commands.first { $0.spec.name == "eval" }!.spec
+        XCTAssertEqual(KeyPositions.validateKeyCount(eval, argc: 5, value: Int.max), .failure(.keyCountTooLarge))
+        XCTAssertEqual(KeyPositions.validateKeyCount(eval, argc: 5, value: 2), .success(2))
+        XCTAssertEqual(KeyPositions.validateKeyCount(eval, argc: 5, value: 3), .failure(.keyCountTooLarge))
+        XCTAssertEqual(KeyPositions.validateKeyCount(eval, argc: 3, value: 0), .success(0))
+        XCTAssertEqual(KeyPositions.validateKeyCount(eval, argc: 5, value: -1), .failure(.badKeyCount))
+        XCTAssertNil(Array("99999999999999999999".utf8).withUnsafeBytes { parseInteger($0) })
+        XCTAssertEqual(Array("9223372036854775807".utf8).withUnsafeBytes { parseInteger($0) }, Int.max)
+        XCTAssertEqual(Array("-42".utf8).withUnsafeBytes { parseInteger($0) }, -42)
+    }
+}

@@ -37,7 +37,9 @@ public struct KeyPositions {
     public static func validateKeyCount(_ spec: RedisCommandSpec, argc: Int, value: Int?) -> Result<Int, KeyPositionError> {
         guard let kc = spec.keyCount else { return .success(0) }
         guard let n = value, n >= 0 else { return .failure(.badKeyCount) }
-        if kc.firstKey + (n - 1) * kc.step >= argc && n > 0 { return .failure(.keyCountTooLarge) }
+        // Positions available for keys, counted without multiplying a client-chosen n.
+        let available = argc > kc.firstKey ? (argc - kc.firstKey - 1) / kc.step + 1 : 0
+        if n > available { return .failure(.keyCountTooLarge) }
         return .success(n)
     }
 }
@@ -54,7 +56,11 @@ public func parseInteger(_ bytes: UnsafeRawBufferPointer) -> Int? {
     while i < bytes.count {
         let c = bytes[i]
         guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
-        v = v &* 10 &+ Int(c - UInt8(ascii: "0"))
+        // 19 digits can exceed Int.max: out of range is "not an integer", as in Redis.
+        let (times10, o1) = v.multipliedReportingOverflow(by: 10)
+        let (sum, o2) = times10.addingReportingOverflow(Int(c - UInt8(ascii: "0")))
+        if o1 || o2 { return nil }
+        v = sum
         i += 1
     }
     return negative ? -v : v
