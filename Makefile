@@ -19,8 +19,9 @@ test-deps:
 	@missing=""; for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
-	@python3 -c 'import redis, sys; sys.exit(0 if int(redis.__version__.split(".")[0]) >= 8 else 1)' 2>/dev/null || \
-	  python3 -m pip install -q 'redis>=8,<9' 2>/dev/null || python3 -m pip install -q --break-system-packages 'redis>=8,<9'
+	@python3 -c 'import prometheus_client, redis, sys; sys.exit(0 if int(redis.__version__.split(".")[0]) >= 8 else 1)' 2>/dev/null || \
+	  python3 -m pip install -q 'redis>=8,<9' prometheus-client 2>/dev/null || \
+	  python3 -m pip install -q --break-system-packages 'redis>=8,<9' prometheus-client
 
 build: deps
 	$(SWIFT) build -c release

@@ -9,3 +9,15 @@
 #include <unistd.h>
 #include <signal.h>
 #include <errno.h>
+
+#include <stdint.h>
+
+// Per-worker counters: one thread writes, the admin thread reads. Relaxed atomic loads and
+// stores make that race-free without a locked instruction on the request path (a single
+// writer needs no read-modify-write atomicity).
+static inline void rp_counter_add(uint64_t *p, uint64_t v) {
+    __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+static inline uint64_t rp_counter_load(const uint64_t *p) {
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}

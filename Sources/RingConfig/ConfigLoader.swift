@@ -67,8 +67,15 @@ public enum ConfigLoader {
             case "threads":
                 guard let n = v.int, n >= 0, n <= 256 else { throw fail(v, "\(settingsKey).threads", "must be an integer from 0 (one per core) to 256") }
                 config.threads = n
+            case "admin":
+                guard let text = v.string else { throw fail(v, "\(settingsKey).admin", "must be host:port or off") }
+                if text == "off" { config.admin = nil; continue }
+                guard case let .tcp(host, port)? = parseListen(text) else {
+                    throw fail(v, "\(settingsKey).admin", "'\(text)' is not host:port (or off)")
+                }
+                config.admin = (host, port)
             default:
-                throw fail(k, "\(settingsKey).\(key)", "unknown setting (known: threads)")
+                throw fail(k, "\(settingsKey).\(key)", "unknown setting (known: threads, admin)")
             }
         }
     }

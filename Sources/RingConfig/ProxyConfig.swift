@@ -65,6 +65,9 @@ public struct ProxyConfig: Sendable {
     public var pools: [PoolConfig]
     /// Worker threads (libuv loops); 0 means one per core.
     public var threads = 1
+    /// The admin HTTP listener (/metrics, /stats, /healthz, /readyz); nil turns it off.
+    /// Loopback by default: stats are not for the network at large.
+    public var admin: (host: String, port: Int)? = (host: "127.0.0.1", port: 22222)
     /// Warnings found while loading (kept to log once the log is open).
     public var warnings: [String] = []
 

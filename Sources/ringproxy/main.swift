@@ -21,8 +21,8 @@ Options:
   -v, --verbose N                 log level, nutcracker's scale 0..11 (default 5: notice)
   -o, --output FILE               log file (default: stderr)
   -p, --pid-file FILE             write the process id to FILE
-  -s, --stats-port PORT           admin/stats port (accepted for nutcracker compatibility)
-  -a, --stats-addr ADDR           admin/stats address (accepted for nutcracker compatibility)
+  -s, --stats-port PORT           admin HTTP port: /metrics, /stats, /healthz, /readyz (default 22222)
+  -a, --stats-addr ADDR           admin HTTP address (default 127.0.0.1)
   -V, --version                   print the version and exit
   -h, --help                      print this help and exit
 """
@@ -91,13 +91,14 @@ func parseOptions(_ arguments: [String]) -> Options {
 }
 
 let options = parseOptions(Array(CommandLine.arguments.dropFirst()))
-let config: ProxyConfig
+let loaded: ProxyConfig
 do {
-    config = try ConfigLoader.load(path: options.configPath)
+    loaded = try ConfigLoader.load(path: options.configPath)
 } catch {
     fputs("ringproxy: configuration error: \(error)\n", stderr)
     exit(1)
 }
+var config = loaded
 if options.testOnly {
     for w in config.warnings { fputs("ringproxy: warning: \(w)\n", stderr) }
     print("ringproxy: configuration file '\(options.configPath)' syntax is ok (\(config.pools.count) pool(s))")
@@ -107,6 +108,10 @@ guard Log.shared.configure(level: LogLevel(verbosity: options.verbosity), path: 
     fail("cannot open log file '\(options.logFile ?? "")'")
 }
 for w in config.warnings { logWarn(w) }
+if options.statsPort != nil || options.statsAddress != nil {
+    // nutcracker's -s/-a: the admin listener (its port 22222 and our loopback default).
+    config.admin = (options.statsAddress ?? config.admin?.host ?? "127.0.0.1", options.statsPort ?? config.admin?.port ?? 22222)
+}
 var threads = options.threads ?? config.threads
 if threads == 0 { threads = ProxyServer.coreCount }
 

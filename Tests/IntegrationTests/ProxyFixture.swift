@@ -13,6 +13,8 @@ final class ProxyFixture {
     let socketPath: String
     let configPath: String
     let config: ProxyConfig
+    /// The admin HTTP listener (/metrics, /stats, /healthz, /readyz).
+    let adminPort: Int
 
     init(timeoutMs: Int = 3000, extraSettings: [String] = []) throws {
         redis = try (0..<4).map { _ in try RedisServer() }
@@ -27,6 +29,8 @@ final class ProxyFixture {
         for line in extraSettings { yaml += "  \(line)\n" }
         yaml += "  servers:\n" + servers
         yaml += "unix:\n  listen: \(socketPath) 0600\n" + pool + "  servers:\n" + servers
+        adminPort = Harness.freePort()
+        yaml += "ringproxy:\n  admin: 127.0.0.1:\(adminPort)\n"
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         config = try ConfigLoader.load(path: configPath)
         proxy = try startRingproxy(config: configPath, port: port)

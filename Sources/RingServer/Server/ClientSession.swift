@@ -88,6 +88,7 @@ final class ClientSession: StreamHandler {
     func didEnd(_ stream: Stream, error: Int32) {
         // EOF: the client sent all it will; its owed replies are still written (a
         // half-closed `printf ... | nc` gets its answers). Anything else: gone.
+        worker.stats.add(pool: pool.index, error == UV_EOF.rawValue || error == 0 ? .clientEOF : .clientErr)
         if error == UV_EOF.rawValue && !stream.isClosed { beginClosing() } else { close() }
     }
 
@@ -230,6 +231,7 @@ final class ClientSession: StreamHandler {
         let sequence = nextSequence
         nextSequence += 1
         slots.append(ReplySlot(ready: false, bytes: [], merge: nil))
+        countForwarded(server, bytes: connection.nextRequestOffset - offset)
         connection.expectReply(client: self, sequence: sequence, part: 0, now: worker.loop.nowMs, offset: offset,
                                miss: miss, argumentCount: parser.args.count)
     }
@@ -257,6 +259,7 @@ final class ClientSession: StreamHandler {
             return
         }
         let merge = MergeState(kind: kind, keyCount: keyServers.count, parts: partServers.count)
+        worker.stats.add(pool: pool.index, .fragments, UInt64(partServers.count))
         let sequence = nextSequence
         nextSequence += 1
         slots.append(ReplySlot(ready: false, bytes: [], merge: merge))
@@ -280,6 +283,7 @@ final class ClientSession: StreamHandler {
             let offset = connection.nextRequestOffset
             writeSplitCommand(name: name, args: parser.args, request: request, indices: partIndices[...],
                               withValues: kind == .allOK, into: connection.output)
+            countForwarded(server, bytes: connection.nextRequestOffset - offset)
             connection.expectReply(client: self, sequence: sequence, part: Int32(part), now: now, offset: offset)
         }
         if merge.isComplete { finishMerge(at: Int(sequence &- headSequence), merge) }
@@ -377,12 +381,20 @@ final class ClientSession: StreamHandler {
     /// with an error naming the server.
     private func answerUnreachable(_ server: UpstreamServer, miss: MissReply) {
         if pool.config.answerDownAsMiss && miss != .error {
+            worker.stats.add(pool: pool.index, server: server.index, .missReplies)
             let argc = parser.args.count
             let v = version
             reply { _ = miss.write(into: $0, version: v, argumentCount: argc) }
             return
         }
+        worker.stats.add(pool: pool.index, .forwardError)
         replyError(server.isDown ? server.downMessage : server.unavailableMessage)
+    }
+
+    @inline(__always)
+    private func countForwarded(_ server: UpstreamServer, bytes: UInt64) {
+        worker.stats.add(pool: pool.index, server: server.index, .requests)
+        worker.stats.add(pool: pool.index, server: server.index, .requestBytes, bytes)
     }
 
     func replyError(_ message: String) {

@@ -16,6 +16,7 @@ public enum RingProxyVersion {
 
 extension ClientSession {
     func runLocal(_ command: LocalCommand, _ request: UnsafeRawBufferPointer) {
+        worker.stats.add(pool: pool.index, .requestsAnsweredLocally)
         let argc = argumentCount
         switch command {
         case .ping:

@@ -52,6 +52,16 @@ public final class ProxyServer {
             workers.append(w)
         }
         let checker = HealthChecker(config: config, board: board, addresses: addresses)
+        var admin: AdminServer?
+        if let a = config.admin {
+            do {
+                admin = try AdminServer(config: config, workers: workers.map(\.stats), board: board, host: a.host, port: a.port)
+                logNotice("admin listening on \(a.host):\(a.port) (/metrics, /stats, /healthz, /readyz)")
+            } catch {
+                // Stats must never keep the data path from starting.
+                logWarn("admin listener not started: \(error)")
+            }
+        }
         let primary = workers[0]
         for sig in [SIGTERM, SIGINT] {
             let s = LoopSignal(primary.loop, signal: sig) { [unowned self] signum in
@@ -66,6 +76,7 @@ public final class ProxyServer {
         }
         onListening()
         checker.start()
+        admin?.start()
         var threadsStarted: [pthread_t] = []
         for w in workers.dropFirst() {
             let box = Unmanaged.passRetained(w).toOpaque()
@@ -80,5 +91,6 @@ public final class ProxyServer {
         primary.run()
         for t in threadsStarted { pthread_join(t, nil) }
         checker.stop()
+        admin?.stop()
     }
 }

@@ -31,6 +31,8 @@ public final class Worker: FlushScheduler {
     /// At shutdown, requests already in flight get this long to be answered.
     static let drainLimitMs: UInt64 = 5_000
 
+    /// This worker's counters, read by the admin thread.
+    public private(set) var stats: WorkerStats!
     /// Process-wide up/down state; the worker copies it when woken.
     private var board: HealthBoard?
     private var boardGeneration: UInt64 = 0
@@ -49,6 +51,7 @@ public final class Worker: FlushScheduler {
     /// Builds the pools and binds their listeners. Throws before anything is served.
     public func start(config: ProxyConfig, addresses: [[sockaddr_storage]], board: HealthBoard) throws {
         self.board = board
+        stats = WorkerStats(config: config)
         check = LoopCheck(loop) { [unowned self] in self.flushAll() }
         let t = LoopTimer(loop) { [unowned self] in self.onTick() }
         t.start(afterMs: Worker.tickMs, repeatMs: Worker.tickMs)
@@ -130,12 +133,14 @@ public final class Worker: FlushScheduler {
         nextClientID += 1
         let client = ClientSession(id: id, worker: self, pool: pool, stream: stream)
         clients[id] = client
+        stats.add(pool: pool.index, .clientConnections)
         stream.handler = client
         stream.startReading()
     }
 
     func clientClosed(_ client: ClientSession) {
         clients.removeValue(forKey: client.id)
+        stats.subtract(pool: client.pool.index, .clientConnections)
     }
 
     // MARK: FlushScheduler

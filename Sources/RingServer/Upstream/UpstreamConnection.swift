@@ -49,6 +49,7 @@ final class UpstreamConnection: StreamHandler {
         case .unix: stream = Stream(loop: worker.loop, kind: .pipe, scheduler: worker)
         }
         stream.handler = self
+        stats.add(pool: server.pool.index, server: server.index, .serverConnections)
         switch server.spec.address {
         case let .unix(path):
             stream.connect(toPath: path)
@@ -58,8 +59,8 @@ final class UpstreamConnection: StreamHandler {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { stream.connect(to: $0) }
             }
             if r < 0 {
-                // Reported through the normal failure path on the next turn's flush.
                 isBroken = true
+                stats.subtract(pool: server.pool.index, server: server.index, .serverConnections)
                 stream.close()
                 return
             }
@@ -93,6 +94,8 @@ final class UpstreamConnection: StreamHandler {
 
     var output: ByteBuffer { stream.output }
 
+    private var stats: WorkerStats { server.worker.stats }
+
     /// Where the next request's bytes will start; read before appending them.
     @inline(__always) var nextRequestOffset: UInt64 { stream.appendedEnd }
 
@@ -100,6 +103,7 @@ final class UpstreamConnection: StreamHandler {
     @inline(__always)
     func expectReply(client: ClientSession, sequence: UInt64, part: Int32, now: UInt64, offset: UInt64,
                      miss: MissReply = .error, argumentCount: Int = 0) {
+        stats.add(pool: server.pool.index, server: server.index, .inQueue)
         pending.append(PendingReply(client: client, sequence: sequence, part: part, queuedAt: now,
                                     miss: miss, argumentCount: Int32(truncatingIfNeeded: argumentCount),
                                     streamOffset: offset))
@@ -108,6 +112,7 @@ final class UpstreamConnection: StreamHandler {
 
     /// Takes over a request moved from a failed connection (its bytes already appended).
     func adopt(_ waiting: PendingReply) {
+        stats.add(pool: server.pool.index, server: server.index, .inQueue)
         pending.append(waiting)
         stream.scheduleFlush()
     }
@@ -139,6 +144,9 @@ final class UpstreamConnection: StreamHandler {
                 let reply = UnsafeRawBufferPointer(rebasing: input.readable[0..<length])
                 if let client = waiting.client {
                     server.requestSucceeded()
+                    stats.subtract(pool: server.pool.index, server: server.index, .inQueue)
+                    stats.add(pool: server.pool.index, server: server.index, .responses)
+                    stats.add(pool: server.pool.index, server: server.index, .responseBytes, UInt64(length))
                     client.deliver(sequence: waiting.sequence, part: Int(waiting.part), reply: reply)
                 } else if reply.first == UInt8(ascii: "-") {
                     logWarn("upstream \(server.spec.displayName) \(server.spec.addressText) refused a handshake command: \(String(decoding: reply.dropLast(2), as: UTF8.self))")
@@ -166,6 +174,10 @@ final class UpstreamConnection: StreamHandler {
     func fail(_ reason: String, passive: Bool = false, resendUnsent: Bool = false) {
         if isBroken && pending.isEmpty { return }
         isBroken = true
+        let p = server.pool.index, s = server.index
+        stats.subtract(pool: p, server: s, .serverConnections)
+        stats.add(pool: p, server: s, reason.hasPrefix("timed out") ? .serverTimedout
+                  : reason == "connection closed by server" ? .serverEOF : .serverErr)
         var unsent: [PendingReply] = []
         var unsentBytes: [UInt8] = []
         if resendUnsent, let firstUnsent = (0..<pending.count).first(where: { pending[$0].client != nil && pending[$0].streamOffset >= stream.handedOff }) {
@@ -173,6 +185,7 @@ final class UpstreamConnection: StreamHandler {
             unsentBytes = Array(stream.output.readable[start...])
             let base = pending[firstUnsent].streamOffset
             while pending.count > firstUnsent, var moved = pending.removeLast() {
+                stats.subtract(pool: server.pool.index, server: server.index, .inQueue)  // adopt() re-adds
                 moved.streamOffset -= base
                 unsent.insert(moved, at: 0)
             }
@@ -194,6 +207,7 @@ final class UpstreamConnection: StreamHandler {
         let misses = server.pool.config.answerDownAsMiss
         while let waiting = pending.popFirst() {
             guard let client = waiting.client else { continue }
+            stats.subtract(pool: p, server: s, .inQueue)
             if misses && waiting.miss != .error {
                 client.deliverMiss(sequence: waiting.sequence, miss: waiting.miss, argumentCount: Int(waiting.argumentCount))
             } else {

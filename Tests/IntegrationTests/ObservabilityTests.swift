@@ -1,0 +1,83 @@
+// The admin listener after known traffic: /metrics parsed by prometheus-client's parser
+// shows per-upstream request counts equal to what was sent; /stats has nutcracker's field
+// names with the right values and a killed upstream's state and ejection time.
+
+import Foundation
+import XCTest
+
+final class ObservabilityTests: XCTestCase {
+    func get(_ port: Int, _ path: String) throws -> (status: Int, body: String) {
+        let r = Harness.run("/usr/bin/env", ["python3", "-c",
+            "import urllib.request,urllib.error,sys\ntry:\n r=urllib.request.urlopen('http://127.0.0.1:\(port)\(path)',timeout=10); print(r.status); sys.stdout.write(r.read().decode())\nexcept urllib.error.HTTPError as e:\n print(e.code); sys.stdout.write(e.read().decode())"],
+            timeout: 20)
+        let lines = r.stdout.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        return (Int(lines.first ?? "") ?? -1, lines.count > 1 ? String(lines[1]) : "")
+    }
+
+    func testMetricsAndStatsAfterKnownTraffic() throws {
+        let f = try ProxyFixture(timeoutMs: 1000, extraSettings: ["health_check_interval: 200"])
+        defer { f.stop() }
+        let keys = f.keysOnDistinctServers(prefix: "obs:")
+        let client = try RESPClient(port: f.port)
+        var expected: [String: Int] = [:]
+        for (i, k) in keys.enumerated() {
+            let name = "cache-\(f.serverIndex(of: k) + 1)"
+            for _ in 0..<(5 * (i + 1)) { _ = try client.command("SET", k, "v") }
+            expected[name] = 5 * (i + 1)
+        }
+        // One MGET over the four servers: one fragment, hence one request, on each.
+        _ = try client.command(bytes: (["MGET"] + keys).map { Array($0.utf8) })
+        for k in expected.keys { expected[k]! += 1 }
+        _ = try client.command("PING")  // answered locally: no upstream request
+
+        let script = Harness.packageRoot + "/Tests/IntegrationTests/python/scrape_metrics.py"
+        let scrape = Harness.run("/usr/bin/env", ["python3", script, "http://127.0.0.1:\(f.adminPort)/metrics", "ringproxy_upstream_requests_total"], timeout: 30)
+        if scrape.stderr.contains("No module named 'prometheus_client'") { throw XCTSkip("prometheus-client missing (make test installs it)") }
+        XCTAssertEqual(scrape.status, 0, scrape.stderr)
+        var seen: [String: Int] = [:]
+        for line in scrape.stdout.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts[0].hasPrefix("tcp/") { seen[String(parts[0].dropFirst(4))] = Int(parts[1]) }
+        }
+        print("requests per upstream from /metrics: \(seen.sorted { $0.key < $1.key }) expected \(expected.sorted { $0.key < $1.key })")
+        XCTAssertEqual(seen, expected)
+        let fragments = Harness.run("/usr/bin/env", ["python3", script, "http://127.0.0.1:\(f.adminPort)/metrics", "ringproxy_pool_fragments_total"], timeout: 30)
+        XCTAssertTrue(fragments.stdout.contains("tcp 4"), fragments.stdout)
+
+        // /stats: nutcracker's shape and names.
+        let stats = try get(f.adminPort, "/stats")
+        XCTAssertEqual(stats.status, 200)
+        let json = try JSONSerialization.jsonObject(with: Data(stats.body.utf8)) as! [String: Any]
+        for field in ["service", "source", "version", "uptime", "timestamp"] { XCTAssertNotNil(json[field], field) }
+        let pool = json["tcp"] as! [String: Any]
+        for field in ["client_eof", "client_err", "client_connections", "server_ejects", "forward_error", "fragments"] {
+            XCTAssertNotNil(pool[field], "pool field \(field)")
+        }
+        XCTAssertEqual(pool["client_connections"] as? Int, 1)
+        for (name, count) in expected {
+            let server = pool[name] as! [String: Any]
+            for field in ["server_eof", "server_err", "server_timedout", "server_connections", "server_ejected_at",
+                          "requests", "request_bytes", "responses", "response_bytes", "in_queue"] {
+                XCTAssertNotNil(server[field], "server field \(field)")
+            }
+            XCTAssertEqual(server["requests"] as? Int, count, name)
+            XCTAssertEqual(server["responses"] as? Int, count, name)
+            XCTAssertEqual(server["state"] as? String, "up")
+        }
+        XCTAssertEqual(try get(f.adminPort, "/healthz").status, 200)
+        XCTAssertEqual(try get(f.adminPort, "/readyz").status, 200)
+
+        // Kill one upstream: /stats shows it down with its ejection time.
+        let victim = f.serverIndex(of: keys[0])
+        let before = Int(Date().timeIntervalSince1970)
+        f.redis[victim].stop()
+        _ = try client.command("GET", keys[0])  // passive detection
+        Thread.sleep(forTimeInterval: 0.3)
+        let after = try JSONSerialization.jsonObject(with: Data(try get(f.adminPort, "/stats").body.utf8)) as! [String: Any]
+        let dead = (after["tcp"] as! [String: Any])["cache-\(victim + 1)"] as! [String: Any]
+        XCTAssertEqual(dead["state"] as? String, "down")
+        let ejectedAt = (dead["server_ejected_at"] as? Int ?? 0) / 1_000_000
+        XCTAssertTrue(ejectedAt >= before - 1 && ejectedAt <= before + 5, "server_ejected_at \(ejectedAt) near \(before)")
+        XCTAssertEqual((after["tcp"] as! [String: Any])["server_ejects"] as? Int, 1)
+    }
+}
