@@ -5,7 +5,7 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libuv1-dev redis-server redis-tools pkg-config
-TEST_APT_PACKAGES := $(APT_PACKAGES) nutcracker python3-pip
+TEST_APT_PACKAGES := $(APT_PACKAGES) nutcracker python3-pip chromium
 RELEASE_BIN := .build/release/ringproxy
 
 .PHONY: run test build deps test-deps clean

@@ -81,3 +81,35 @@ final class ObservabilityTests: XCTestCase {
         XCTAssertEqual((after["tcp"] as! [String: Any])["server_ejects"] as? Int, 1)
     }
 }
+
+final class StatusPageTests: XCTestCase {
+    /// The status page in a real headless browser (Debian's chromium): its script must have
+    /// built one row per upstream, with a killed one shown down.
+    func testStatusPageInHeadlessChromium() throws {
+        guard let chromium = Harness.which("chromium") ?? Harness.which("chromium-browser") else {
+            throw XCTSkip("chromium is not installed (make test installs it)")
+        }
+        let f = try ProxyFixture(timeoutMs: 1000, extraSettings: ["health_check_interval: 200"])
+        defer { f.stop() }
+        let keys = f.keysOnDistinctServers(prefix: "page:")
+        let client = try RESPClient(port: f.port)
+        for k in keys { for _ in 0..<20 { _ = try client.command("SET", k, "v") } }
+        let victim = f.serverIndex(of: keys[2])
+        f.redis[victim].stop()
+        _ = try client.command("GET", keys[2])
+        Thread.sleep(forTimeInterval: 0.3)
+        let profile = Harness.tempDir()
+        let r = Harness.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile)",
+                                       "--virtual-time-budget=3000", "--dump-dom", "http://127.0.0.1:\(f.adminPort)/"], timeout: 90)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let dom = r.stdout
+        for i in 1...4 {
+            XCTAssertTrue(dom.contains("data-upstream=\"cache-\(i)\""), "row for cache-\(i) in: \(dom.prefix(2000))")
+        }
+        XCTAssertTrue(dom.contains("class=\"down\">down"), "the killed upstream is shown down")
+        // Three up in the tcp pool; the unix pool (same servers, slower checks) shows the
+        // killed one up or, once its own checks fail, down.
+        let upRows = dom.components(separatedBy: "class=\"up\">up").count - 1
+        XCTAssertTrue(upRows == 6 || upRows == 7, "up rows: \(upRows)")
+    }
+}

@@ -102,6 +102,8 @@ public struct CommandInfo: Sendable {
     public let displayName: String
     /// What a read answers when its server is down and the pool answers misses.
     public let miss: MissReply
+    /// Position in `CommandTable.commands` (for per-command statistics).
+    public let index: Int
 }
 
 public struct CommandTable: Sendable {
@@ -113,8 +115,10 @@ public struct CommandTable: Sendable {
     public static let redis70 = CommandTable(specs: redisCommandSpecs)
 
     public init(specs: [RedisCommandSpec]) {
-        commands = specs.map { CommandInfo(spec: $0, route: CommandTable.route(for: $0), displayName: $0.name.uppercased(),
-                                           miss: MissReply.forCommand($0)) }
+        commands = specs.enumerated().map { i, spec in
+            CommandInfo(spec: spec, route: CommandTable.route(for: spec), displayName: spec.name.uppercased(),
+                        miss: MissReply.forCommand(spec), index: i)
+        }
         var size = 1
         while size < commands.count * 4 { size <<= 1 }
         var table = [Int32](repeating: -1, count: size)

@@ -71,8 +71,26 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
         workers.reduce(0) { $0 &+ $1.load(pool: pool, server: server, stat) }
     }
 
+    /// Merged histogram: (buckets, sumUs, maxUs).
+    func merged(_ one: (WorkerStats) -> [UInt64]) -> (buckets: [UInt64], sumUs: UInt64, maxUs: UInt64) {
+        var buckets = [UInt64](repeating: 0, count: Latency.boundsUs.count + 1)
+        var sum: UInt64 = 0, maxUs: UInt64 = 0
+        for w in workers {
+            let h = one(w)
+            for i in buckets.indices { buckets[i] &+= h[i] }
+            sum &+= h[Latency.sumSlot]
+            maxUs = max(maxUs, h[Latency.maxSlot])
+        }
+        return (buckets, sum, maxUs)
+    }
+
+    func upstreamLatency(pool: Int, server: Int) -> (buckets: [UInt64], sumUs: UInt64, maxUs: UInt64) {
+        merged { $0.upstreamHistogram(pool: pool, server: server) }
+    }
+
     func response(for path: String) -> (status: String, type: String, body: String) {
         switch path {
+        case "/", "/index.html": return ("200 OK", "text/html; charset=utf-8", statusPage())
         case "/metrics": return ("200 OK", "text/plain; version=0.0.4; charset=utf-8", metrics())
         case "/stats": return ("200 OK", "application/json", statsJSON())
         case "/healthz": return ("200 OK", "text/plain", "ok\n")
@@ -120,6 +138,33 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
                 for (s, server) in pool.servers.enumerated() {
                     out += "\(name){pool=\"\(Self.escapeLabel(pool.name))\",upstream=\"\(Self.escapeLabel(server.displayName))\"} \(Int64(bitPattern: sum(pool: p, server: s, stat)))\n"
                 }
+            }
+        }
+        func histogram(_ name: String, _ labels: String, _ h: (buckets: [UInt64], sumUs: UInt64, maxUs: UInt64)) {
+            var cumulative: UInt64 = 0
+            for (i, c) in h.buckets.enumerated() {
+                cumulative &+= c
+                let le = i < Latency.boundsUs.count ? String(Double(Latency.boundsUs[i]) / 1e6) : "+Inf"
+                out += "\(name)_bucket{\(labels),le=\"\(le)\"} \(cumulative)\n"
+            }
+            out += "\(name)_sum{\(labels)} \(Double(h.sumUs) / 1e6)\n\(name)_count{\(labels)} \(cumulative)\n"
+        }
+        family("ringproxy_upstream_latency_seconds", "histogram", "Time from queueing a request for an upstream to its reply.")
+        for (p, pool) in config.pools.enumerated() {
+            for (s, server) in pool.servers.enumerated() {
+                histogram("ringproxy_upstream_latency_seconds",
+                          "pool=\"\(Self.escapeLabel(pool.name))\",upstream=\"\(Self.escapeLabel(server.displayName))\"",
+                          upstreamLatency(pool: p, server: s))
+            }
+        }
+        family("ringproxy_command_latency_seconds", "histogram", "Upstream latency by command (commands seen so far).")
+        let table = CommandTable.redis70
+        for (p, pool) in config.pools.enumerated() {
+            for c in table.commands.indices {
+                let h = merged { $0.commandHistogram(pool: p, command: c) }
+                if h.buckets.allSatisfy({ $0 == 0 }) { continue }
+                histogram("ringproxy_command_latency_seconds",
+                          "pool=\"\(Self.escapeLabel(pool.name))\",command=\"\(table.commands[c].spec.name)\"", h)
             }
         }
         let health: [(String, String, (HealthTracker) -> String)] = [
@@ -182,6 +227,11 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
                 serverFields.append("\"failed_checks\":\(t.failedChecks)")
                 serverFields.append("\"ejections\":\(t.ejections)")
                 serverFields.append("\"address\":\(Self.jsonString(server.addressText))")
+                let h = upstreamLatency(pool: p, server: s)
+                let q = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)].map {
+                    "\"\($0.0)\":\(Latency.quantile($0.1, buckets: h.buckets, maxUs: h.maxUs))"
+                }
+                serverFields.append("\"latency_us\":{\(q.joined(separator: ",")),\"max\":\(h.maxUs)}")
                 poolFields.append("\(Self.jsonString(server.displayName)):{\(serverFields.joined(separator: ","))}")
             }
             for stat in PoolStat.allCases { poolFields.append("\"\(stat.name)\":\(Int64(bitPattern: sum(pool: p, stat)))") }

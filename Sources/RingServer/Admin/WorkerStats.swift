@@ -47,13 +47,56 @@ public enum ServerStat: Int, CaseIterable {
     public var isGauge: Bool { self == .serverConnections || self == .inQueue }
 }
 
+/// Latency histograms: fixed buckets (Prometheus style, upper bounds in microseconds),
+/// then the sum and the maximum, per upstream and per command.
+public enum Latency {
+    public static let boundsUs: [UInt64] = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000,
+                                            250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000]
+    /// Buckets (the bounds and +Inf), sum, max.
+    public static let slots = boundsUs.count + 3
+    static let sumSlot = boundsUs.count + 1
+    static let maxSlot = boundsUs.count + 2
+
+    @inline(__always)
+    static func bucket(_ us: UInt64) -> Int {
+        var i = 0
+        while i < boundsUs.count && us > boundsUs[i] { i += 1 }
+        return i
+    }
+
+    /// The q-quantile from merged bucket counts, interpolated within its bucket (the error
+    /// is at most one bucket's width; the bounds step by 2 to 2.5x).
+    public static func quantile(_ q: Double, buckets: [UInt64], maxUs: UInt64) -> UInt64 {
+        let total = buckets.reduce(0, +)
+        if total == 0 { return 0 }
+        let rank = q * Double(total)
+        var seen: UInt64 = 0
+        for (i, c) in buckets.enumerated() where c > 0 {
+            if Double(seen + c) >= rank {
+                let lower = i == 0 ? 0 : boundsUs[i - 1]
+                let upper = i < boundsUs.count ? boundsUs[i] : maxUs
+                let within = (rank - Double(seen)) / Double(c)
+                return min(maxUs, lower + UInt64(Double(upper - lower) * within))
+            }
+            seen += c
+        }
+        return maxUs
+    }
+}
+
 public final class WorkerStats: @unchecked Sendable {
     let values: UnsafeMutablePointer<UInt64>
+    /// Per pool, per server: Latency.slots values.
+    let upstreamLatency: UnsafeMutablePointer<UInt64>
+    /// Per pool, per command of the command table: Latency.slots values.
+    let commandLatency: UnsafeMutablePointer<UInt64>
+    let commandCount: Int
+    let serverOffsets: [Int]
     let count: Int
     /// Where each pool's block starts; a block is the pool stats, then each server's.
     let poolOffsets: [Int]
 
-    init(config: ProxyConfig) {
+    init(config: ProxyConfig, commandCount: Int) {
         var offsets: [Int] = []
         var n = 0
         for pool in config.pools {
@@ -64,9 +107,51 @@ public final class WorkerStats: @unchecked Sendable {
         count = n
         values = .allocate(capacity: max(n, 1))
         values.initialize(repeating: 0, count: max(n, 1))
+        var so: [Int] = []
+        var servers = 0
+        for pool in config.pools { so.append(servers); servers += pool.servers.count }
+        serverOffsets = so
+        upstreamLatency = .allocate(capacity: max(servers, 1) * Latency.slots)
+        upstreamLatency.initialize(repeating: 0, count: max(servers, 1) * Latency.slots)
+        self.commandCount = commandCount
+        let commandSlots = max(config.pools.count * commandCount, 1) * Latency.slots
+        commandLatency = .allocate(capacity: commandSlots)
+        commandLatency.initialize(repeating: 0, count: commandSlots)
     }
 
-    deinit { values.deallocate() }
+    deinit {
+        values.deallocate()
+        upstreamLatency.deallocate()
+        commandLatency.deallocate()
+    }
+
+    @inline(__always)
+    private static func record(_ base: UnsafeMutablePointer<UInt64>, _ us: UInt64) {
+        rp_counter_add(base + Latency.bucket(us), 1)
+        rp_counter_add(base + Latency.sumSlot, us)
+        if us > rp_counter_load(base + Latency.maxSlot) {
+            rp_counter_add(base + Latency.maxSlot, us - rp_counter_load(base + Latency.maxSlot))
+        }
+    }
+
+    /// One upstream reply `us` microseconds after its request was queued.
+    @inline(__always)
+    func recordLatency(pool: Int, server: Int, command: Int, us: UInt64) {
+        WorkerStats.record(upstreamLatency + (serverOffsets[pool] + server) * Latency.slots, us)
+        if command >= 0 && command < commandCount {
+            WorkerStats.record(commandLatency + (pool * commandCount + command) * Latency.slots, us)
+        }
+    }
+
+    func upstreamHistogram(pool: Int, server: Int) -> [UInt64] {
+        let base = upstreamLatency + (serverOffsets[pool] + server) * Latency.slots
+        return (0..<Latency.slots).map { rp_counter_load(base + $0) }
+    }
+
+    func commandHistogram(pool: Int, command: Int) -> [UInt64] {
+        let base = commandLatency + (pool * commandCount + command) * Latency.slots
+        return (0..<Latency.slots).map { rp_counter_load(base + $0) }
+    }
 
     @inline(__always)
     func add(pool: Int, _ stat: PoolStat, _ v: UInt64 = 1) {

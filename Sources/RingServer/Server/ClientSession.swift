@@ -174,11 +174,12 @@ final class ClientSession: StreamHandler {
                 spec = sub.spec
                 miss = sub.miss
             }
-            forwardKeyed(spec, display, request, miss: miss)
+            forwardKeyed(spec, display, request, miss: miss, command: info.index)
         }
     }
 
-    private func forwardKeyed(_ spec: RedisCommandSpec, _ display: String, _ request: UnsafeRawBufferPointer, miss: MissReply) {
+    private func forwardKeyed(_ spec: RedisCommandSpec, _ display: String, _ request: UnsafeRawBufferPointer,
+                              miss: MissReply, command: Int) {
         let argc = parser.args.count
         var keyCount: Int?
         if let kc = spec.keyCount {
@@ -206,13 +207,13 @@ final class ClientSession: StreamHandler {
             replyCrossServer(display)
             return
         }
-        send(request, to: target, miss: miss)
+        send(request, to: target, miss: miss, command: command)
     }
 
     /// Sends the whole request to one server and reserves its reply slot. A server the
     /// health checks marked down is not contacted: the request gets `miss` (pools with
     /// down_server_reply: miss) or an error naming the server, at once.
-    private func send(_ request: UnsafeRawBufferPointer, to serverIndex: Int, miss: MissReply) {
+    private func send(_ request: UnsafeRawBufferPointer, to serverIndex: Int, miss: MissReply, command: Int) {
         guard serverIndex >= 0 else {
             replyError("ERR ringproxy: pool \(pool.config.name) has no live upstream")
             return
@@ -233,7 +234,7 @@ final class ClientSession: StreamHandler {
         slots.append(ReplySlot(ready: false, bytes: [], merge: nil))
         countForwarded(server, bytes: connection.nextRequestOffset - offset)
         connection.expectReply(client: self, sequence: sequence, part: 0, now: worker.loop.nowMs, offset: offset,
-                               miss: miss, argumentCount: parser.args.count)
+                               command: command, miss: miss, argumentCount: parser.args.count)
     }
 
     private func split(_ kind: SplitKind, _ info: CommandInfo, _ request: UnsafeRawBufferPointer) {
@@ -255,7 +256,7 @@ final class ClientSession: StreamHandler {
             if !partServers.contains(s) { partServers.append(s) }
         }
         if partServers.count == 1 {
-            send(request, to: partServers[0], miss: info.miss)
+            send(request, to: partServers[0], miss: info.miss, command: info.index)
             return
         }
         let merge = MergeState(kind: kind, keyCount: keyServers.count, parts: partServers.count)
@@ -284,7 +285,8 @@ final class ClientSession: StreamHandler {
             writeSplitCommand(name: name, args: parser.args, request: request, indices: partIndices[...],
                               withValues: kind == .allOK, into: connection.output)
             countForwarded(server, bytes: connection.nextRequestOffset - offset)
-            connection.expectReply(client: self, sequence: sequence, part: Int32(part), now: now, offset: offset)
+            connection.expectReply(client: self, sequence: sequence, part: Int32(part), now: now, offset: offset,
+                                   command: info.index)
         }
         if merge.isComplete { finishMerge(at: Int(sequence &- headSequence), merge) }
     }

@@ -214,10 +214,27 @@ extension ClientSession {
         }
     }
 
+    /// INFO answers with the proxy's own sections: server, clients, stats, and one line per
+    /// upstream of the client's pool (counters summed over all workers).
     private func infoCommand() {
-        let text = "# Server\r\nredis_version:\(RingProxyVersion.redisCompatible)\r\nredis_mode:standalone\r\n"
+        let all = worker.allStats
+        let p = pool.index
+        func poolSum(_ s: PoolStat) -> Int64 { Int64(bitPattern: all.reduce(0) { $0 &+ $1.load(pool: p, s) }) }
+        func serverSum(_ i: Int, _ s: ServerStat) -> Int64 { Int64(bitPattern: all.reduce(0) { $0 &+ $1.load(pool: p, server: i, s) }) }
+        var text = "# Server\r\nredis_version:\(RingProxyVersion.redisCompatible)\r\nredis_mode:standalone\r\n"
             + "ringproxy_version:\(RingProxyVersion.string)\r\nprocess_id:\(getpid())\r\n"
-            + "# Clients\r\nconnected_clients:\(worker.clients.count)\r\n"
+            + "uptime_in_seconds:\(Int(time(nil)) - worker.startedAt)\r\nworker_threads:\(all.count)\r\n"
+            + "\r\n# Clients\r\nconnected_clients:\(poolSum(.clientConnections))\r\n"
+            + "\r\n# Stats\r\npool:\(pool.config.name)\r\nlocal_replies:\(poolSum(.requestsAnsweredLocally))\r\n"
+            + "forward_error:\(poolSum(.forwardError))\r\nfragments:\(poolSum(.fragments))\r\n"
+            + "\r\n# Upstreams\r\n"
+        for (i, server) in pool.config.servers.enumerated() {
+            let up = worker.healthBoardForInfo?.tracker(pool: p, server: i).isUp ?? true
+            let errors = serverSum(i, .serverErr) + serverSum(i, .serverEOF) + serverSum(i, .serverTimedout)
+            text += "upstream_\(server.displayName):address=\(server.addressText),state=\(up ? "up" : "down"),"
+                + "requests=\(serverSum(i, .requests)),responses=\(serverSum(i, .responses)),errors=\(errors),"
+                + "in_queue=\(serverSum(i, .inQueue))\r\n"
+        }
         reply { $0.appendBulk(string: text) }
     }
 }

@@ -51,6 +51,8 @@ public final class ProxyServer {
             try w.start(config: config, addresses: addresses, board: board)
             workers.append(w)
         }
+        let started = Int(time(nil))
+        for w in workers { w.allStats = workers.map(\.stats); w.startedAt = started }
         let checker = HealthChecker(config: config, board: board, addresses: addresses)
         var admin: AdminServer?
         if let a = config.admin {

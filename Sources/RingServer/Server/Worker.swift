@@ -33,6 +33,11 @@ public final class Worker: FlushScheduler {
 
     /// This worker's counters, read by the admin thread.
     public private(set) var stats: WorkerStats!
+    /// Every worker's counters (INFO sums them, as the admin listener does).
+    var allStats: [WorkerStats] = []
+    var healthBoardForInfo: HealthBoard? { board }
+    /// Process start, for uptime.
+    var startedAt = 0
     /// Process-wide up/down state; the worker copies it when woken.
     private var board: HealthBoard?
     private var boardGeneration: UInt64 = 0
@@ -51,7 +56,7 @@ public final class Worker: FlushScheduler {
     /// Builds the pools and binds their listeners. Throws before anything is served.
     public func start(config: ProxyConfig, addresses: [[sockaddr_storage]], board: HealthBoard) throws {
         self.board = board
-        stats = WorkerStats(config: config)
+        stats = WorkerStats(config: config, commandCount: commands.commands.count)
         check = LoopCheck(loop) { [unowned self] in self.flushAll() }
         let t = LoopTimer(loop) { [unowned self] in self.onTick() }
         t.start(afterMs: Worker.tickMs, repeatMs: Worker.tickMs)

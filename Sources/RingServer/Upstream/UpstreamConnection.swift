@@ -26,6 +26,10 @@ struct PendingReply {
     /// starts at or after `Stream.handedOff` has not been sent and can move to another
     /// connection.
     var streamOffset: UInt64 = 0
+    /// uv_hrtime() when queued, for latency statistics.
+    var queuedNs: UInt64 = 0
+    /// The command's index in the command table (-1: none), for per-command latency.
+    var command: Int16 = -1
 }
 
 final class UpstreamConnection: StreamHandler {
@@ -102,11 +106,11 @@ final class UpstreamConnection: StreamHandler {
     /// Registers the reply the bytes appended to `output` from `offset` on will produce.
     @inline(__always)
     func expectReply(client: ClientSession, sequence: UInt64, part: Int32, now: UInt64, offset: UInt64,
-                     miss: MissReply = .error, argumentCount: Int = 0) {
+                     command: Int, miss: MissReply = .error, argumentCount: Int = 0) {
         stats.add(pool: server.pool.index, server: server.index, .inQueue)
         pending.append(PendingReply(client: client, sequence: sequence, part: part, queuedAt: now,
                                     miss: miss, argumentCount: Int32(truncatingIfNeeded: argumentCount),
-                                    streamOffset: offset))
+                                    streamOffset: offset, queuedNs: uv_hrtime(), command: Int16(truncatingIfNeeded: command)))
         stream.scheduleFlush()
     }
 
@@ -147,6 +151,8 @@ final class UpstreamConnection: StreamHandler {
                     stats.subtract(pool: server.pool.index, server: server.index, .inQueue)
                     stats.add(pool: server.pool.index, server: server.index, .responses)
                     stats.add(pool: server.pool.index, server: server.index, .responseBytes, UInt64(length))
+                    stats.recordLatency(pool: server.pool.index, server: server.index, command: Int(waiting.command),
+                                        us: (uv_hrtime() &- waiting.queuedNs) / 1000)
                     client.deliver(sequence: waiting.sequence, part: Int(waiting.part), reply: reply)
                 } else if reply.first == UInt8(ascii: "-") {
                     logWarn("upstream \(server.spec.displayName) \(server.spec.addressText) refused a handshake command: \(String(decoding: reply.dropLast(2), as: UTF8.self))")
