@@ -18,7 +18,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -84,13 +86,18 @@ def main():
             if name == "nutcracker":
                 cmd = ["nutcracker", "-c", conf, "-s", str(free_port()), "-a", "127.0.0.1"]
             else:
-                cmd = [os.path.join(ROOT, ".build/release/ringproxy"), "-c", conf, "--threads", str(args.threads)]
+                admin_port = free_port()
+                cmd = [os.path.join(ROOT, ".build/release/ringproxy"), "-c", conf, "--threads", str(args.threads),
+                       "-s", str(admin_port)]
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(proc)
             wait_port(port)
             targets[name] = (port, proc.pid)
         targets["redis (direct)"] = (ports[0], procs[0].pid)
-        names = ["redis (direct)", "nutcracker", "ringproxy"]
+        # The same ringproxy while /metrics and /stats are read every second, as a scraper
+        # and a dashboard would.
+        targets["ringproxy, stats read 1/s"] = targets["ringproxy"]
+        names = ["redis (direct)", "nutcracker", "ringproxy", "ringproxy, stats read 1/s"]
         workloads = [(t, p, 50, 32) for t in ("set", "get") for p in (1, 16)]
         results = {}  # (workload, name) -> list of (rps, p50, p99, cpu_us_per_request)
         for r in range(args.rounds):
@@ -99,9 +106,17 @@ def main():
                 for name in order:
                     port, pid = targets[name]
                     n = args.requests * (4 if w[1] > 1 else 1)
+                    stop = threading.Event()
+                    scraper = None
+                    if name.endswith("stats read 1/s"):
+                        scraper = threading.Thread(target=scrape, args=(admin_port, stop))
+                        scraper.start()
                     before = cpu_seconds(pid)
                     rps, p50, p99 = run_benchmark(port, w[0], w[1], w[2], w[3], n)
                     cpu = (cpu_seconds(pid) - before) / n * 1e6
+                    stop.set()
+                    if scraper:
+                        scraper.join()
                     results.setdefault((w, name), []).append((rps, p50, p99, cpu))
                     print("round %d %-5s -P %-2d %-15s %10.0f req/s p50 %.3f ms p99 %.3f ms cpu %.2f us/req"
                           % (r + 1, w[0], w[1], name, rps, p50, p99, cpu), flush=True)
@@ -111,6 +126,13 @@ def main():
             p.terminate()
         for p in procs:
             p.wait()
+
+
+def scrape(port, stop):
+    while not stop.is_set():
+        for path in ("/metrics", "/stats"):
+            urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5).read()
+        stop.wait(1.0)
 
 
 def write_results(args, workloads, names, results):
@@ -129,9 +151,12 @@ def write_results(args, workloads, names, results):
         for n in names:
             rps, p50, p99, cpu = med[n]
             ratio = rps / med["nutcracker"][0]
+            if n.endswith("stats read 1/s"):
+                n = n + " (%.3f of unread)" % (rps / med["ringproxy"][0])
             cpu_ratio = "" if n.startswith("redis") else "%.2f" % (cpu / med["nutcracker"][3])
             lines.append("| %s -P %d | %s | %.0f | %.3f | %.3f | %s | %.2f | %s |" % (
                 w[0].upper(), w[1], n, rps, p50, p99, "" if n.startswith("redis") else "%.2f" % cpu, ratio, cpu_ratio))
+            n = n.split(" (")[0]
     with open(os.path.join(ROOT, "bench", "RESULTS.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
