@@ -47,12 +47,7 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
     }
 
     public func start() {
-        let box = Unmanaged.passRetained(self).toOpaque()
-        pthread_create(&thread, nil, { arg in
-            let me = Unmanaged<AdminServer>.fromOpaque(arg!).takeRetainedValue()
-            me.loop.run()
-            return nil
-        }, box)
+        thread = loop.runOnNewThread(owner: self)
     }
 
     public func stop() {

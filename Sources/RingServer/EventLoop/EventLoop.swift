@@ -22,6 +22,20 @@ public final class EventLoop {
     /// Runs until no active handle is left.
     public func run() { uv_run(raw, UV_RUN_DEFAULT) }
 
+    /// Runs the loop on a new thread, keeping `owner` alive until the loop ends; join the
+    /// returned thread after asking the loop to stop.
+    public func runOnNewThread(owner: AnyObject) -> pthread_t {
+        final class Job { let loop: EventLoop; let owner: AnyObject; init(_ l: EventLoop, _ o: AnyObject) { loop = l; owner = o } }
+        var thread = pthread_t()
+        let box = Unmanaged.passRetained(Job(self, owner)).toOpaque()
+        pthread_create(&thread, nil, { arg in
+            let job = Unmanaged<Job>.fromOpaque(arg!).takeRetainedValue()
+            job.loop.run()
+            return nil
+        }, box)
+        return thread
+    }
+
     /// The loop's cached clock in milliseconds (updated once per loop turn).
     @inline(__always) public var nowMs: UInt64 { uv_now(raw) }
 }

@@ -39,12 +39,7 @@ public final class HealthChecker: FlushScheduler {
     public func start() {
         guard isEnabled else { stopper?.close(); stopper = nil; return }
         running = true
-        let box = Unmanaged.passRetained(self).toOpaque()
-        pthread_create(&thread, nil, { arg in
-            let me = Unmanaged<HealthChecker>.fromOpaque(arg!).takeRetainedValue()
-            me.loop.run()
-            return nil
-        }, box)
+        thread = loop.runOnNewThread(owner: self)
     }
 
     /// Thread-safe.
