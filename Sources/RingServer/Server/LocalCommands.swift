@@ -229,7 +229,7 @@ extension ClientSession {
             + "forward_error:\(poolSum(.forwardError))\r\nfragments:\(poolSum(.fragments))\r\n"
             + "\r\n# Upstreams\r\n"
         for (i, server) in pool.config.servers.enumerated() {
-            let up = worker.healthBoardForInfo?.tracker(pool: p, server: i).isUp ?? true
+            let up = worker.healthBoard?.tracker(pool: p, server: i).isUp ?? true
             let errors = serverSum(i, .serverErr) + serverSum(i, .serverEOF) + serverSum(i, .serverTimedout)
             text += "upstream_\(server.displayName):address=\(server.addressText),state=\(up ? "up" : "down"),"
                 + "requests=\(serverSum(i, .requests)),responses=\(serverSum(i, .responses)),errors=\(errors),"

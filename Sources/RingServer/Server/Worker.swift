@@ -35,7 +35,6 @@ public final class Worker: FlushScheduler {
     public private(set) var stats: WorkerStats!
     /// Every worker's counters (INFO sums them, as the admin listener does).
     var allStats: [WorkerStats] = []
-    var healthBoardForInfo: HealthBoard? { board }
     /// Process start, for uptime.
     var startedAt = 0
     /// Process-wide up/down state; the worker copies it when woken.

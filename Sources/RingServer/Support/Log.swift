@@ -47,7 +47,7 @@ public final class Log: @unchecked Sendable {
         var tm = tm()
         var secs = now.tv_sec
         gmtime_r(&secs, &tm)
-        let stamp = String(format4: Int(tm.tm_year) + 1900) + "-" + pad2(Int(tm.tm_mon) + 1) + "-" + pad2(Int(tm.tm_mday))
+        let stamp = String(Int(tm.tm_year) + 1900) + "-" + pad2(Int(tm.tm_mon) + 1) + "-" + pad2(Int(tm.tm_mday))
             + "T" + pad2(Int(tm.tm_hour)) + ":" + pad2(Int(tm.tm_min)) + ":" + pad2(Int(tm.tm_sec))
             + "." + pad3(Int(now.tv_nsec / 1_000_000)) + "Z"
         let tag: String
@@ -67,10 +67,6 @@ public final class Log: @unchecked Sendable {
 
     private func pad2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
     private func pad3(_ v: Int) -> String { v < 10 ? "00\(v)" : v < 100 ? "0\(v)" : "\(v)" }
-}
-
-extension String {
-    init(format4 v: Int) { self = String(v) }
 }
 
 public func logError(_ m: @autoclosure () -> String) { Log.shared.write(.error, m()) }
