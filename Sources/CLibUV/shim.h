@@ -18,6 +18,9 @@
 static inline void rp_counter_add(uint64_t *p, uint64_t v) {
     __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
 }
+static inline void rp_counter_store(uint64_t *p, uint64_t v) {
+    __atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
 static inline uint64_t rp_counter_load(const uint64_t *p) {
     return __atomic_load_n(p, __ATOMIC_RELAXED);
 }

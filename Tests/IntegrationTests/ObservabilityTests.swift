@@ -14,6 +14,21 @@ final class ObservabilityTests: XCTestCase {
         return (Int(lines.first ?? "") ?? -1, lines.count > 1 ? String(lines[1]) : "")
     }
 
+    /// /metrics parsed by prometheus-client: "<sample> <sorted labels>" -> value.
+    func scrape(_ port: Int, _ prefix: String) throws -> [String: Double] {
+        let script = Harness.packageRoot + "/Tests/IntegrationTests/python/scrape_metrics.py"
+        let r = Harness.run("/usr/bin/env", ["python3", script, "http://127.0.0.1:\(port)/metrics", prefix], timeout: 30)
+        if r.stderr.contains("No module named 'prometheus_client'") { throw XCTSkip("prometheus-client missing (make test installs it)") }
+        XCTAssertEqual(r.status, 0, r.stderr)
+        var samples: [String: Double] = [:]
+        for line in r.stdout.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 3, let v = Double(parts[2]) else { continue }
+            samples[parts[0] + " " + parts[1]] = v
+        }
+        return samples
+    }
+
     func testMetricsAndStatsAfterKnownTraffic() throws {
         let f = try ProxyFixture(timeoutMs: 1000, extraSettings: ["health_check_interval: 200"])
         defer { f.stop() }
@@ -30,19 +45,58 @@ final class ObservabilityTests: XCTestCase {
         for k in expected.keys { expected[k]! += 1 }
         _ = try client.command("PING")  // answered locally: no upstream request
 
-        let script = Harness.packageRoot + "/Tests/IntegrationTests/python/scrape_metrics.py"
-        let scrape = Harness.run("/usr/bin/env", ["python3", script, "http://127.0.0.1:\(f.adminPort)/metrics", "ringproxy_upstream_requests_total"], timeout: 30)
-        if scrape.stderr.contains("No module named 'prometheus_client'") { throw XCTSkip("prometheus-client missing (make test installs it)") }
-        XCTAssertEqual(scrape.status, 0, scrape.stderr)
+        let samples = try scrape(f.adminPort, "ringproxy_")
+        func value(_ name: String, _ labels: String) -> Double? { samples[name + " " + labels] }
         var seen: [String: Int] = [:]
-        for line in scrape.stdout.split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            if parts[0].hasPrefix("tcp/") { seen[String(parts[0].dropFirst(4))] = Int(parts[1]) }
+        for name in expected.keys {
+            if let v = value("ringproxy_upstream_requests_total", "pool=tcp,upstream=\(name)") { seen[name] = Int(v) }
         }
         print("requests per upstream from /metrics: \(seen.sorted { $0.key < $1.key }) expected \(expected.sorted { $0.key < $1.key })")
         XCTAssertEqual(seen, expected)
-        let fragments = Harness.run("/usr/bin/env", ["python3", script, "http://127.0.0.1:\(f.adminPort)/metrics", "ringproxy_pool_fragments_total"], timeout: 30)
-        XCTAssertTrue(fragments.stdout.contains("tcp 4"), fragments.stdout)
+        XCTAssertEqual(value("ringproxy_pool_fragments_total", "pool=tcp"), 4)
+
+        // Latency histograms: per upstream, the count and the +Inf bucket equal the replies
+        // it gave, and the buckets are cumulative; per command, SET's and MGET's counts.
+        for (name, count) in expected {
+            let labels = "pool=tcp,upstream=\(name)"
+            XCTAssertEqual(value("ringproxy_upstream_latency_seconds_count", labels), Double(count), name)
+            // Labels come sorted by name: le, pool, upstream.
+            XCTAssertEqual(value("ringproxy_upstream_latency_seconds_bucket", "le=+Inf," + labels), Double(count), name)
+            let buckets = samples.filter { $0.key.hasPrefix("ringproxy_upstream_latency_seconds_bucket le=") && $0.key.hasSuffix("," + labels) }
+            XCTAssertEqual(buckets.count, 17, "16 bounds and +Inf for \(name)")
+            let ordered = buckets.map { (bound: Double($0.key.split(separator: "=")[1].split(separator: ",")[0]) ?? .infinity, count: $0.value) }
+                .sorted { $0.bound < $1.bound }
+            for (a, b) in zip(ordered, ordered.dropFirst()) { XCTAssertLessThanOrEqual(a.1, b.1, "cumulative buckets of \(name)") }
+            XCTAssertGreaterThan(value("ringproxy_upstream_latency_seconds_sum", labels) ?? 0, 0, name)
+        }
+        XCTAssertEqual(value("ringproxy_command_latency_seconds_count", "command=set,pool=tcp"), 50)
+        XCTAssertEqual(value("ringproxy_command_latency_seconds_bucket", "command=set,le=+Inf,pool=tcp"), 50)
+        XCTAssertEqual(value("ringproxy_command_latency_seconds_count", "command=mget,pool=tcp"), 4)
+        // The queue gauges are sampled every tick; with nothing in flight they are zero.
+        Thread.sleep(forTimeInterval: 0.05)
+        let idle = try scrape(f.adminPort, "ringproxy_upstream_")
+        for name in expected.keys {
+            for g in ["in_queue", "in_queue_bytes", "out_queue", "out_queue_bytes"] {
+                XCTAssertEqual(idle["ringproxy_upstream_\(g) pool=tcp,upstream=\(name)"], 0, "\(g) of \(name)")
+            }
+        }
+
+        // A stalled upstream (SIGSTOP): three GETs written to it wait for replies, so
+        // out_queue shows 3 and out_queue_bytes their size; nothing is left unwritten.
+        let stalled = f.serverIndex(of: keys[1])
+        let stalledName = "cache-\(stalled + 1)"
+        kill(f.redis[stalled].process.pid, SIGSTOP)
+        let waiter = try RESPClient(port: f.port)
+        let gets = (0..<3).flatMap { _ in RESPClient.encode(["GET", keys[1]]) }
+        try waiter.send(gets)
+        Thread.sleep(forTimeInterval: 0.1)
+        let busy = try scrape(f.adminPort, "ringproxy_upstream_")
+        kill(f.redis[stalled].process.pid, SIGCONT)
+        XCTAssertEqual(busy["ringproxy_upstream_out_queue pool=tcp,upstream=\(stalledName)"], 3)
+        XCTAssertEqual(busy["ringproxy_upstream_out_queue_bytes pool=tcp,upstream=\(stalledName)"], Double(gets.count))
+        XCTAssertEqual(busy["ringproxy_upstream_in_queue pool=tcp,upstream=\(stalledName)"], 0)
+        for _ in 0..<3 { _ = try waiter.readReply() }
+        expected[stalledName]! += 3
 
         // /stats: nutcracker's shape and names.
         let stats = try get(f.adminPort, "/stats")
@@ -53,11 +107,12 @@ final class ObservabilityTests: XCTestCase {
         for field in ["client_eof", "client_err", "client_connections", "server_ejects", "forward_error", "fragments"] {
             XCTAssertNotNil(pool[field], "pool field \(field)")
         }
-        XCTAssertEqual(pool["client_connections"] as? Int, 1)
+        XCTAssertEqual(pool["client_connections"] as? Int, 2, "client and waiter")
         for (name, count) in expected {
             let server = pool[name] as! [String: Any]
             for field in ["server_eof", "server_err", "server_timedout", "server_connections", "server_ejected_at",
-                          "requests", "request_bytes", "responses", "response_bytes", "in_queue"] {
+                          "requests", "request_bytes", "responses", "response_bytes", "in_queue",
+                          "in_queue_bytes", "out_queue", "out_queue_bytes"] {
                 XCTAssertNotNil(server[field], "server field \(field)")
             }
             XCTAssertEqual(server["requests"] as? Int, count, name)

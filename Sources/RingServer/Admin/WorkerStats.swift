@@ -27,7 +27,7 @@ public enum PoolStat: Int, CaseIterable {
 
 public enum ServerStat: Int, CaseIterable {
     case serverEOF, serverErr, serverTimedout, serverConnections, requests, requestBytes, responses, responseBytes,
-         inQueue, missReplies
+         inQueue, inQueueBytes, outQueue, outQueueBytes, missReplies
 
     public var name: String {
         switch self {
@@ -40,11 +40,23 @@ public enum ServerStat: Int, CaseIterable {
         case .responses: return "responses"
         case .responseBytes: return "response_bytes"
         case .inQueue: return "in_queue"
+        case .inQueueBytes: return "in_queue_bytes"
+        case .outQueue: return "out_queue"
+        case .outQueueBytes: return "out_queue_bytes"
         case .missReplies: return "miss_replies"
         }
     }
 
-    public var isGauge: Bool { self == .serverConnections || self == .inQueue }
+    /// Gauges. The four queue gauges keep nutcracker's meaning (in_queue: requests queued
+    /// for the server but not yet written to its socket; out_queue: written, awaiting the
+    /// reply) and are sampled by the worker's tick (every `Worker.tickMs`) rather than
+    /// counted per request, which keeps them off the request path.
+    public var isGauge: Bool {
+        switch self {
+        case .serverConnections, .inQueue, .inQueueBytes, .outQueue, .outQueueBytes: return true
+        default: return false
+        }
+    }
 }
 
 /// Latency histograms: fixed buckets (Prometheus style, upper bounds in microseconds),
@@ -161,6 +173,12 @@ public final class WorkerStats: @unchecked Sendable {
     @inline(__always)
     func add(pool: Int, server: Int, _ stat: ServerStat, _ v: UInt64 = 1) {
         rp_counter_add(values + poolOffsets[pool] + PoolStat.allCases.count + server * ServerStat.allCases.count + stat.rawValue, v)
+    }
+
+    /// For sampled gauges: this worker's current value.
+    @inline(__always)
+    func set(pool: Int, server: Int, _ stat: ServerStat, _ v: UInt64) {
+        rp_counter_store(values + poolOffsets[pool] + PoolStat.allCases.count + server * ServerStat.allCases.count + stat.rawValue, v)
     }
 
     /// For gauges: adds -1 in two's complement; sums across workers come out right.

@@ -111,7 +111,7 @@ public final class Worker: FlushScheduler {
 
     private func onTick() {
         let now = loop.nowMs
-        for p in pools { p.expireRequests(now: now) }
+        for p in pools { p.expireRequests(now: now); p.sampleQueues() }
         if draining {
             let busy = clients.values.contains { $0.hasOutstandingReplies }
             if !busy || now >= drainDeadline { finish() }
@@ -213,6 +213,10 @@ final class PoolRuntime {
     func expireRequests(now: UInt64) {
         guard let t = config.timeoutMs else { return }
         for s in servers { s.expireRequests(now: now, timeoutMs: UInt64(t)) }
+    }
+
+    func sampleQueues() {
+        for s in servers { s.sampleQueues() }
     }
 
     func closeListeners() {

@@ -107,7 +107,6 @@ final class UpstreamConnection: StreamHandler {
     @inline(__always)
     func expectReply(client: ClientSession, sequence: UInt64, part: Int32, now: UInt64, offset: UInt64,
                      command: Int, miss: MissReply = .error, argumentCount: Int = 0) {
-        stats.add(pool: server.pool.index, server: server.index, .inQueue)
         pending.append(PendingReply(client: client, sequence: sequence, part: part, queuedAt: now,
                                     miss: miss, argumentCount: Int32(truncatingIfNeeded: argumentCount),
                                     streamOffset: offset, queuedNs: uv_hrtime(), command: Int16(truncatingIfNeeded: command)))
@@ -116,12 +115,30 @@ final class UpstreamConnection: StreamHandler {
 
     /// Takes over a request moved from a failed connection (its bytes already appended).
     func adopt(_ waiting: PendingReply) {
-        stats.add(pool: server.pool.index, server: server.index, .inQueue)
         pending.append(waiting)
         stream.scheduleFlush()
     }
 
     var pendingCount: Int { pending.count }
+
+    /// nutcracker's queue gauges for this connection: requests (and bytes) still in the
+    /// output, not yet handed to the socket, and requests (and bytes) written and awaiting
+    /// their reply. O(unsent requests), which is almost always zero: writes go out in the
+    /// loop turn that queued them.
+    func queueDepths() -> (inQueue: Int, inBytes: Int, outQueue: Int, outBytes: Int) {
+        let sentEnd = stream.handedOff
+        var unsent = 0
+        while unsent < pending.count && pending[pending.count - 1 - unsent].client != nil
+                && pending[pending.count - 1 - unsent].streamOffset >= sentEnd {
+            unsent += 1
+        }
+        let awaiting = pending.count - unsent
+        var outBytes = 0
+        if awaiting > 0, let first = pending.first, first.client != nil, sentEnd > first.streamOffset {
+            outBytes = Int(sentEnd - first.streamOffset)
+        }
+        return (unsent, stream.output.readableCount, awaiting, outBytes)
+    }
     var oldestQueuedAt: UInt64? { pending.first?.queuedAt }
 
     // MARK: StreamHandler
@@ -148,7 +165,6 @@ final class UpstreamConnection: StreamHandler {
                 let reply = UnsafeRawBufferPointer(rebasing: input.readable[0..<length])
                 if let client = waiting.client {
                     server.requestSucceeded()
-                    stats.subtract(pool: server.pool.index, server: server.index, .inQueue)
                     stats.add(pool: server.pool.index, server: server.index, .responses)
                     stats.add(pool: server.pool.index, server: server.index, .responseBytes, UInt64(length))
                     stats.recordLatency(pool: server.pool.index, server: server.index, command: Int(waiting.command),
@@ -191,7 +207,6 @@ final class UpstreamConnection: StreamHandler {
             unsentBytes = Array(stream.output.readable[start...])
             let base = pending[firstUnsent].streamOffset
             while pending.count > firstUnsent, var moved = pending.removeLast() {
-                stats.subtract(pool: server.pool.index, server: server.index, .inQueue)  // adopt() re-adds
                 moved.streamOffset -= base
                 unsent.insert(moved, at: 0)
             }
@@ -213,7 +228,6 @@ final class UpstreamConnection: StreamHandler {
         let misses = server.pool.config.answerDownAsMiss
         while let waiting = pending.popFirst() {
             guard let client = waiting.client else { continue }
-            stats.subtract(pool: p, server: s, .inQueue)
             if misses && waiting.miss != .error {
                 client.deliverMiss(sequence: waiting.sequence, miss: waiting.miss, argumentCount: Int(waiting.argumentCount))
             } else {

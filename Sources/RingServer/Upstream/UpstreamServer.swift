@@ -146,6 +146,24 @@ final class UpstreamServer {
         }
     }
 
+    /// Stores this worker's queue gauges for the server (see `ServerStat.isGauge`).
+    func sampleQueues() {
+        var inQueue = 0, inBytes = 0, outQueue = 0, outBytes = 0
+        func add(_ connections: [UpstreamConnection?]) {
+            for case let conn? in connections where !conn.isBroken {
+                let d = conn.queueDepths()
+                inQueue += d.inQueue; inBytes += d.inBytes; outQueue += d.outQueue; outBytes += d.outBytes
+            }
+        }
+        add(connections2)
+        add(connections3)
+        let stats: WorkerStats = worker.stats
+        stats.set(pool: pool.index, server: index, .inQueue, UInt64(inQueue))
+        stats.set(pool: pool.index, server: index, .inQueueBytes, UInt64(inBytes))
+        stats.set(pool: pool.index, server: index, .outQueue, UInt64(outQueue))
+        stats.set(pool: pool.index, server: index, .outQueueBytes, UInt64(outBytes))
+    }
+
     func closeAll() {
         for c in connections2 + connections3 { c?.stream.close() }
     }

@@ -1,8 +1,9 @@
 """Scrapes ringproxy's /metrics and parses it with prometheus-client's own text parser.
 
-Usage: scrape_metrics.py URL METRIC
-Prints one line per sample of METRIC: "<pool>[/<upstream>] <value>". A malformed
-exposition makes the parser raise, and the script exit non-zero.
+Usage: scrape_metrics.py URL PREFIX
+Prints one line per sample whose name starts with PREFIX:
+"<sample name> <label=value,... sorted by label> <value>". A malformed exposition makes the
+parser raise, and the script exit non-zero.
 """
 import sys
 import urllib.request
@@ -15,8 +16,6 @@ families = list(text_string_to_metric_families(text))
 assert any(f.name == "ringproxy_build_info" for f in families), "build info missing"
 for family in families:
     for sample in family.samples:
-        if sample.name == wanted:
-            label = sample.labels["pool"]
-            if "upstream" in sample.labels:
-                label += "/" + sample.labels["upstream"]
-            print(label, int(sample.value))
+        if sample.name.startswith(wanted):
+            labels = ",".join("%s=%s" % kv for kv in sorted(sample.labels.items()))
+            print(sample.name, labels or "-", repr(float(sample.value)))
