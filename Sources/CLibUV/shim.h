@@ -21,6 +21,10 @@ static inline void rp_counter_add(uint64_t *p, uint64_t v) {
 static inline void rp_counter_store(uint64_t *p, uint64_t v) {
     __atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
+/* A read-modify-write shared by threads (the per-pool client count): returns the new value. */
+static inline int64_t rp_shared_add(int64_t *p, int64_t v) {
+    return __atomic_add_fetch(p, v, __ATOMIC_RELAXED);
+}
 static inline uint64_t rp_counter_load(const uint64_t *p) {
     return __atomic_load_n(p, __ATOMIC_RELAXED);
 }

@@ -17,6 +17,7 @@ public enum ConfigLoader {
         // ringproxy's own pool keys
         "health_check_interval", "health_check_timeout", "health_check_fall", "health_check_rise",
         "health_check_command", "health_check_expect", "down_server_reply",
+        "redis_user", "client_auth", "client_user", "client_idle_timeout", "deny_commands",
     ]
 
     public static func load(path: String) throws -> ProxyConfig {
@@ -141,6 +142,44 @@ public enum ConfigLoader {
             warnings.append("\(name): no 'redis: true'; nutcracker would treat this pool as memcached, ringproxy serves it as Redis")
         }
         if let a = try string("redis_auth") { pool.redisAuth = a }
+        if let u = try string("redis_user") {
+            guard !u.isEmpty, !u.contains(where: { $0 == " " || $0 == "\r" || $0 == "\n" }) else {
+                throw fail(m["redis_user"], key("redis_user"), "must be one word, an ACL user name")
+            }
+            guard pool.redisAuth != nil else { throw fail(m["redis_user"], key("redis_user"), "needs redis_auth, the user's password") }
+            pool.redisUser = u
+        }
+        if let a = try string("client_auth") { pool.clientAuth = a }
+        if let u = try string("client_user") {
+            guard !u.isEmpty, !u.contains(" ") else { throw fail(m["client_user"], key("client_user"), "must be one word, a user name") }
+            guard pool.clientPassword != nil else {
+                throw fail(m["client_user"], key("client_user"), "needs client_auth (or redis_auth), the user's password")
+            }
+            pool.clientUser = u
+        }
+        if let t = try int("client_idle_timeout", min: 0) { pool.clientIdleTimeoutMs = t }
+        if let d = m["deny_commands"] {
+            guard case let .sequence(items) = d else {
+                throw fail(d, key("deny_commands"), "must be a list of command names, e.g. [flushall, \"config set\"]")
+            }
+            var names: [String] = []
+            for item in items {
+                guard let text = item.string, !text.isEmpty else {
+                    throw fail(item, key("deny_commands"), "each entry must be a command name")
+                }
+                // "CONFIG SET", "config|set" and "config set" all mean the subcommand.
+                let words = text.lowercased().split(whereSeparator: { $0 == " " || $0 == "|" })
+                guard words.count == 1 || words.count == 2 else {
+                    throw fail(item, key("deny_commands"), "'\(text)' is not a command or 'command subcommand'")
+                }
+                let name = words.joined(separator: "|")
+                guard CommandTable.redis70.commands.contains(where: { $0.spec.name == name }) else {
+                    throw fail(item, key("deny_commands"), "'\(text)' is not a Redis 7.0 command")
+                }
+                names.append(name)
+            }
+            pool.denyCommands = names
+        }
         if let db = try int("redis_db", min: 0) { pool.redisDB = db }
         if let c = try int("server_connections", min: 1, max: 1024) { pool.serverConnections = c }
         if let e = try bool("auto_eject_hosts") { pool.autoEjectHosts = e }

@@ -29,15 +29,32 @@ public struct PoolConfig: Sendable {
     /// nutcracker's listen backlog default.
     public var backlog = 512
     public var preconnect = false
+    /// nutcracker's meaning: clients must AUTH with it, and it is sent to every upstream on
+    /// each new connection (as `AUTH redis_user redis_auth` when redis_user is set).
     public var redisAuth: String?
+    /// ACL user the proxy authenticates as upstream (Redis 6+); nil: the default user.
+    public var redisUser: String?
+    /// A client password different from the upstreams' (`client_auth`); nil: redis_auth.
+    public var clientAuth: String?
+    /// The ACL user name clients give in `AUTH user password` (`client_user`); nil accepts
+    /// only "default", as Redis does with no ACL users.
+    public var clientUser: String?
     public var redisDB = 0
     /// Pipelined connections per server per worker; nutcracker's default is 1.
     public var serverConnections = 1
     public var autoEjectHosts = false
     public var serverRetryTimeoutMs = 30_000
     public var serverFailureLimit = 2
-    /// 0 means unlimited, as in nutcracker.
+    /// Clients of the pool across all workers; over it a new client gets an error and is
+    /// closed. 0 means unlimited, as in nutcracker (which parses but never enforces it).
     public var clientConnections = 0
+    /// Milliseconds a client may stay idle (no request, no reply owed) before it is closed,
+    /// like Redis's `timeout`; 0 never closes idle clients.
+    public var clientIdleTimeoutMs = 0
+    /// Commands refused with an error naming this setting (lower case, "container|sub" for
+    /// subcommands). The default refuses what can wipe or reconfigure the servers behind a
+    /// shared proxy; `deny_commands: []` refuses nothing beyond what the proxy cannot route.
+    public var denyCommands: [String] = PoolConfig.defaultDenyCommands
     /// Active health checks (ringproxy's own keys `health_check_*`); interval 0 turns them
     /// off.
     public var health = HealthSettings()
@@ -47,6 +64,15 @@ public struct PoolConfig: Sendable {
     public var answerDownAsMiss = false
     /// Servers in nutcracker order (shorter ring identity first, then bytewise).
     public var servers: [ServerSpec] = []
+
+    public static let defaultDenyCommands = [
+        "flushall", "flushdb", "config|set", "config|rewrite", "config|resetstat", "shutdown", "debug",
+        "replicaof", "slaveof", "migrate", "module", "acl", "script|flush", "script|kill", "failover",
+        "bgrewriteaof", "bgsave", "save", "swapdb", "monitor",
+    ]
+
+    /// The password clients must give (client_auth, else redis_auth); nil: no AUTH needed.
+    public var clientPassword: String? { clientAuth ?? redisAuth }
 
     public init(name: String, listen: ListenAddress) {
         self.name = name

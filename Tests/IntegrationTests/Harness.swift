@@ -138,11 +138,11 @@ final class RedisServer {
     let port: Int
     let process: Background
 
-    init(port: Int? = nil) throws {
+    init(port: Int? = nil, extraArgs: [String] = []) throws {
         self.port = port ?? Harness.freePort()
         process = try Background("redis-\(self.port)", Harness.which("redis-server") ?? "/usr/bin/redis-server",
                                  ["--port", "\(self.port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                  "--dir", Harness.tempDir()])
+                                  "--dir", Harness.tempDir()] + extraArgs)
         guard Harness.waitForListener(port: self.port) else { throw HarnessError.notListening("redis-server \(self.port)") }
     }
 

@@ -8,7 +8,8 @@ import CLibUV
 import RingConfig
 
 public enum PoolStat: Int, CaseIterable {
-    case clientEOF, clientErr, clientConnections, forwardError, fragments, requestsAnsweredLocally
+    case clientEOF, clientErr, clientConnections, forwardError, fragments, requestsAnsweredLocally,
+         clientReadPauses, clientsRefused, clientIdleTimeouts
 
     /// nutcracker's name where it has one.
     public var name: String {
@@ -19,6 +20,9 @@ public enum PoolStat: Int, CaseIterable {
         case .forwardError: return "forward_error"
         case .fragments: return "fragments"
         case .requestsAnsweredLocally: return "local_replies"
+        case .clientReadPauses: return "client_read_pauses"
+        case .clientsRefused: return "client_refused"
+        case .clientIdleTimeouts: return "client_idle_timeouts"
         }
     }
 

@@ -47,12 +47,35 @@ final class ClientSession: StreamHandler {
     /// Read space below this is topped up before reading into the client's own buffer.
     static let minimumReadSpace = 16 * 1024
 
+    // Backpressure. A client that pipelines without reading its replies would make the
+    // proxy hold every reply it has not taken. Past either limit below its reads stop (and
+    // requests already read but not yet handled wait in `input`); they resume below the
+    // lower marks. Requests already forwarded still get their replies, so the most a client
+    // can pin is `pauseAtPendingReplies` replies plus `pauseAtOutputBytes`; pausing the
+    // shared upstream connections instead would stall every other client on them.
+    /// Replies a client may have in flight before its reads stop. Large enough that
+    /// pipelines of ordinary depth (redis-benchmark -P 16, redis-py batches of hundreds)
+    /// never pause; small enough that 1024 replies of a large value stay tens of MiB.
+    static let pauseAtPendingReplies = 1024
+    static let resumeAtPendingReplies = 256
+    /// Unwritten reply bytes (the client is not reading): 4 MiB, above the socket buffers
+    /// a reading client keeps full, so only a slow or stalled reader is paused.
+    static let pauseAtOutputBytes = 4 * 1024 * 1024
+    static let resumeAtOutputBytes = 1024 * 1024
+
+    /// Reads are stopped by backpressure.
+    private(set) var paused = false
+    private var resumeScheduled = false
+    /// uv_now() of the last read or reply, for the pool's client_idle_timeout.
+    private(set) var lastActiveMs: UInt64 = 0
+
     init(id: UInt64, worker: Worker, pool: PoolRuntime, stream: Stream) {
         self.id = id
         self.worker = worker
         self.pool = pool
         self.stream = stream
-        self.authenticated = pool.config.redisAuth == nil
+        self.authenticated = pool.config.clientPassword == nil
+        self.lastActiveMs = worker.loop.nowMs
     }
 
     var hasOutstandingReplies: Bool { !slots.isEmpty || stream.pendingOutputBytes > 0 }
@@ -73,9 +96,11 @@ final class ClientSession: StreamHandler {
     }
 
     func didRead(_ stream: Stream, count: Int) {
+        lastActiveMs = worker.loop.nowMs
         if readIntoShared {
             let bytes = UnsafeRawBufferPointer(start: worker.sharedReadBuffer.base, count: count)
             let used = process(bytes)
+            // A partial request, or whole ones left unhandled by a pause, wait in `input`.
             if used < count && !closing { input.append(UnsafeRawBufferPointer(rebasing: bytes[used...])) }
         } else {
             input.commit(count)
@@ -95,12 +120,16 @@ final class ClientSession: StreamHandler {
     /// Frames and handles every whole request in `buffer`; returns the bytes used.
     private func process(_ buffer: UnsafeRawBufferPointer) -> Int {
         var offset = 0
-        while offset < buffer.count && !closing {
+        while offset < buffer.count && !closing && !paused {
             let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
             switch parser.parse(rest) {
             case let .request(length):
                 handle(UnsafeRawBufferPointer(rebasing: rest[0..<length]))
                 offset += length
+                if slots.count >= ClientSession.pauseAtPendingReplies
+                    || stream.pendingOutputBytes >= ClientSession.pauseAtOutputBytes {
+                    pause()
+                }
             case let .skip(length):
                 offset += length
             case .incomplete:
@@ -143,6 +172,15 @@ final class ClientSession: StreamHandler {
                 replyError("NOAUTH Authentication required.")
                 return
             }
+        }
+        if pool.denied[info.index] {
+            replyDenied(info.displayName)
+            return
+        }
+        if info.spec.hasSubcommands && argc >= 2, let sub = worker.commands.lookup(container: info.spec.name, sub: argument(request, 1)),
+           pool.denied[sub.index] {
+            replyDenied(sub.displayName.replacingPipe())
+            return
         }
         if !info.spec.arityAccepts(argc) {
             replyError("ERR wrong number of arguments for '\(info.spec.name)' command")
@@ -359,6 +397,8 @@ final class ClientSession: StreamHandler {
             popHead()
         }
         stream.scheduleFlush()
+        lastActiveMs = worker.loop.nowMs
+        noteProgress()
         if closing && slots.isEmpty { stream.closeAfterWriting() }
     }
 
@@ -426,11 +466,54 @@ final class ClientSession: StreamHandler {
         }
     }
 
+    private func replyDenied(_ name: String) {
+        replyError("ERR ringproxy: '\(name)' is denied by this proxy (deny_commands of pool \(pool.config.name))")
+    }
+
     private func replyCrossServer(_ name: String) {
         let hint = pool.config.hashTag.map {
             "give them a common hash tag, e.g. \(Character(UnicodeScalar($0.open)))user1\(Character(UnicodeScalar($0.close))):a and \(Character(UnicodeScalar($0.open)))user1\(Character(UnicodeScalar($0.close))):b"
         } ?? "set hash_tag in the pool (e.g. \"{}\") and give them a common tag"
         replyError("ERR ringproxy: the keys of '\(name)' live on different servers; \(hint) to keep them on one server")
+    }
+
+    // MARK: backpressure
+
+    private func pause() {
+        paused = true
+        stream.stopReading()
+        worker.stats.add(pool: pool.index, .clientReadPauses)
+        // The flush at the end of this loop turn may already take the output below the mark.
+        noteProgress()
+    }
+
+    /// Replies were taken or written: a paused client is looked at again once this loop
+    /// turn's output is flushed (not now: this may run inside an upstream's read loop).
+    @inline(__always)
+    func noteProgress() {
+        if paused && !resumeScheduled {
+            resumeScheduled = true
+            worker.scheduleResume(self)
+        }
+    }
+
+    /// Called by the worker after flushing: resumes below the low marks, handling the
+    /// requests that waited in `input` first (which may pause again).
+    func resumeIfDrained() {
+        resumeScheduled = false
+        guard paused, !closing, !isClosed,
+              slots.count <= ClientSession.resumeAtPendingReplies,
+              stream.pendingOutputBytes <= ClientSession.resumeAtOutputBytes else { return }
+        paused = false
+        if !input.isEmpty {
+            let used = process(input.readable)
+            if closing { input.clear() } else { input.consume(used) }
+        }
+        if !paused && !closing { stream.startReading() }
+    }
+
+    func didDrain(_ stream: Stream) {
+        noteProgress()
     }
 
     // MARK: closing

@@ -88,12 +88,16 @@ extension ClientSession {
     /// Returns false (and replies) when the credentials are wrong.
     @discardableResult
     private func authenticate(user: UnsafeRawBufferPointer?, password: UnsafeRawBufferPointer, replyOK: Bool = true) -> Bool {
-        guard let expected = pool.config.redisAuth else {
+        guard let expected = pool.config.clientPassword else {
             replyError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
             return false
         }
-        let userOK = user.map { lowercased($0) == "default" } ?? true
-        if userOK && constantTimeEquals(password, expected) {
+        // The user name is compared in constant time too, and both comparisons always run,
+        // so the reply time tells nothing about which part was wrong.
+        let expectedUser = pool.config.clientUser ?? "default"
+        let userOK = user.map { constantTimeEquals($0, expectedUser) } ?? (pool.config.clientUser == nil)
+        let passwordOK = constantTimeEquals(password, expected)
+        if userOK && passwordOK {
             authenticated = true
             if replyOK { reply { $0.append("+OK\r\n") } }
             return true

@@ -46,9 +46,10 @@ public final class ProxyServer {
         }
         let board = HealthBoard(config: config)
         board.setAddresses(addresses)
+        let clientCounts = ClientCounts(pools: config.pools.count)
         for i in 0..<threads {
             let w = Worker(id: i, workerCount: threads)
-            try w.start(config: config, addresses: addresses, board: board)
+            try w.start(config: config, addresses: addresses, board: board, clientCounts: clientCounts)
             workers.append(w)
         }
         let started = Int(time(nil))

@@ -13,6 +13,8 @@ public final class Worker: FlushScheduler {
     let commands = CommandTable.redis70
     private(set) var pools: [PoolRuntime] = []
     private var flushList: [Stream] = []
+    /// Paused clients to look at again after this turn's flush (see ClientSession).
+    private var resumeList: [ClientSession] = []
     private var check: LoopCheck?
     private var tick: LoopTimer?
     private var wakeup: LoopAsync?
@@ -28,6 +30,12 @@ public final class Worker: FlushScheduler {
     static let sharedReadSize = 64 * 1024
     /// How often timeouts and the drain at shutdown are checked.
     static let tickMs: UInt64 = 10
+    /// Idle clients are looked for this often; a client_idle_timeout is kept to this
+    /// precision.
+    static let idleScanMs: UInt64 = 1_000
+    private var nextIdleScanMs: UInt64 = 0
+    /// Clients per pool across workers, for client_connections.
+    private var clientCounts: ClientCounts?
     /// At shutdown, requests already in flight get this long to be answered.
     static let drainLimitMs: UInt64 = 5_000
 
@@ -53,8 +61,10 @@ public final class Worker: FlushScheduler {
     }
 
     /// Builds the pools and binds their listeners. Throws before anything is served.
-    public func start(config: ProxyConfig, addresses: [[sockaddr_storage]], board: HealthBoard) throws {
+    public func start(config: ProxyConfig, addresses: [[sockaddr_storage]], board: HealthBoard,
+                      clientCounts: ClientCounts) throws {
         self.board = board
+        self.clientCounts = clientCounts
         stats = WorkerStats(config: config, commandCount: commands.commands.count)
         check = LoopCheck(loop) { [unowned self] in self.flushAll() }
         let t = LoopTimer(loop) { [unowned self] in self.onTick() }
@@ -112,6 +122,7 @@ public final class Worker: FlushScheduler {
     private func onTick() {
         let now = loop.nowMs
         for p in pools { p.expireRequests(now: now); p.sampleQueues() }
+        closeIdleClients(now: now)
         if draining {
             let busy = clients.values.contains { $0.hasOutstandingReplies }
             if !busy || now >= drainDeadline { finish() }
@@ -133,6 +144,16 @@ public final class Worker: FlushScheduler {
 
     func accept(_ stream: Stream, pool: PoolRuntime) {
         if draining { stream.close(); return }
+        // client_connections counts the pool's clients in every worker.
+        let limit = pool.config.clientConnections
+        if limit > 0, let counts = clientCounts, counts.add(pool: pool.index, 1) > limit {
+            counts.add(pool: pool.index, -1)
+            stats.add(pool: pool.index, .clientsRefused)
+            stream.handler = RefusedClient.shared
+            stream.output.appendError("ERR max number of clients reached")
+            stream.closeAfterWriting()
+            return
+        }
         let id = nextClientID
         nextClientID += 1
         let client = ClientSession(id: id, worker: self, pool: pool, stream: stream)
@@ -145,6 +166,24 @@ public final class Worker: FlushScheduler {
     func clientClosed(_ client: ClientSession) {
         clients.removeValue(forKey: client.id)
         stats.subtract(pool: client.pool.index, .clientConnections)
+        if client.pool.config.clientConnections > 0 { clientCounts?.add(pool: client.pool.index, -1) }
+    }
+
+    /// Closes clients idle longer than their pool's client_idle_timeout (checked once a
+    /// second: the scan is over every client).
+    private func closeIdleClients(now: UInt64) {
+        guard now >= nextIdleScanMs else { return }
+        nextIdleScanMs = now + Worker.idleScanMs
+        guard pools.contains(where: { $0.config.clientIdleTimeoutMs > 0 }) else { return }
+        var idle: [ClientSession] = []
+        for c in clients.values {
+            let limit = UInt64(c.pool.config.clientIdleTimeoutMs)
+            if limit > 0 && now >= c.lastActiveMs + limit && !c.hasOutstandingReplies { idle.append(c) }
+        }
+        for c in idle {
+            stats.add(pool: c.pool.index, .clientIdleTimeouts)
+            c.close()
+        }
     }
 
     // MARK: FlushScheduler
@@ -153,15 +192,57 @@ public final class Worker: FlushScheduler {
         flushList.append(stream)
     }
 
+    func scheduleResume(_ client: ClientSession) {
+        resumeList.append(client)
+    }
+
     private func flushAll() {
         // Flushing can queue more output (a failed write fails requests, whose errors go to
-        // clients), so drain until the list stays empty.
-        while !flushList.isEmpty {
+        // clients), and a resumed client handles requests it had buffered, so drain until
+        // both lists stay empty.
+        while !flushList.isEmpty || !resumeList.isEmpty {
             let batch = flushList
             flushList.removeAll(keepingCapacity: true)
             for s in batch { s.flush() }
+            if !resumeList.isEmpty {
+                let paused = resumeList
+                resumeList.removeAll(keepingCapacity: true)
+                for c in paused { c.resumeIfDrained() }
+            }
         }
     }
+}
+
+/// The pools' client counts, shared by all workers (atomic adds, no lock).
+public final class ClientCounts: @unchecked Sendable {
+    private let counts: UnsafeMutablePointer<Int64>
+    private let pools: Int
+
+    public init(pools: Int) {
+        self.pools = pools
+        counts = .allocate(capacity: max(pools, 1))
+        counts.initialize(repeating: 0, count: max(pools, 1))
+    }
+
+    deinit { counts.deallocate() }
+
+    /// Adds `delta` to the pool's count and returns the new count.
+    @discardableResult
+    func add(pool: Int, _ delta: Int64) -> Int {
+        Int(rp_shared_add(counts + pool, delta))
+    }
+}
+
+/// A connection refused at accept: it only gets the error, and ignores what it is sent.
+final class RefusedClient: StreamHandler {
+    static let shared = RefusedClient()
+    private var sink = [UInt8](repeating: 0, count: 4096)
+
+    func readSpace(_ stream: Stream, suggested: Int) -> UnsafeMutableRawBufferPointer {
+        sink.withUnsafeMutableBytes { $0 }
+    }
+    func didRead(_ stream: Stream, count: Int) {}
+    func didEnd(_ stream: Stream, error: Int32) { stream.close() }
 }
 
 /// One pool as one worker runs it: its listener(s), placement and upstream servers.
@@ -171,6 +252,8 @@ final class PoolRuntime {
     /// The pool's position in the config (and on the HealthBoard).
     let index: Int
     var placement: KeyPlacement
+    /// By command-table index: refused by the pool's deny_commands.
+    let denied: [Bool]
     private(set) var servers: [UpstreamServer] = []
     private var listeners: [Listener] = []
 
@@ -179,6 +262,8 @@ final class PoolRuntime {
         self.config = config
         self.index = index
         self.placement = config.placement()
+        let table = worker.commands
+        denied = table.commands.map { config.denyCommands.contains($0.spec.name) }
         for (i, spec) in config.servers.enumerated() {
             servers.append(UpstreamServer(worker: worker, pool: self, spec: spec, index: i, address: addresses[i]))
         }

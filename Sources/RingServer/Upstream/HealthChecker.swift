@@ -75,6 +75,7 @@ final class HealthProbe: StreamHandler {
     private var awaiting = 0
     private var deadline: LoopTimer?
     private let expected: [UInt8]
+    private let user: String?
 
     init(checker: HealthChecker, pool: PoolConfig, poolIndex: Int, serverIndex: Int, address: sockaddr_storage) {
         self.checker = checker
@@ -83,6 +84,7 @@ final class HealthProbe: StreamHandler {
         self.spec = pool.servers[serverIndex]
         self.settings = pool.health
         self.password = pool.redisAuth
+        self.user = pool.redisUser
         self.address = address
         self.expected = Array("+\(pool.health.expect)\r\n".utf8)
     }
@@ -93,7 +95,9 @@ final class HealthProbe: StreamHandler {
         guard let s = stream else { return }
         awaiting = 0
         if let p = password {
-            s.output.appendArrayHeader(2); s.output.appendBulk(string: "AUTH"); s.output.appendBulk(string: p)
+            s.output.appendArrayHeader(user == nil ? 2 : 3); s.output.appendBulk(string: "AUTH")
+            if let u = user { s.output.appendBulk(string: u) }
+            s.output.appendBulk(string: p)
             awaiting += 1
         }
         let words = settings.command.split(separator: " ")

@@ -77,8 +77,9 @@ final class UpstreamConnection: StreamHandler {
         let pool = server.pool.config
         let now = server.worker.loop.nowMs
         if let password = pool.redisAuth {
-            stream.output.appendArrayHeader(2)
+            stream.output.appendArrayHeader(pool.redisUser == nil ? 2 : 3)
             stream.output.appendBulk(string: "AUTH")
+            if let user = pool.redisUser { stream.output.appendBulk(string: user) }
             stream.output.appendBulk(string: password)
             pending.append(PendingReply(client: nil, sequence: 0, part: 0, queuedAt: now))
         }
