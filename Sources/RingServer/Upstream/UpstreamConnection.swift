@@ -185,7 +185,11 @@ final class UpstreamConnection: StreamHandler {
         fail(what, passive: true)
     }
 
+    /// The connection was established at some point (it may have broken since).
+    private(set) var everConnected = false
+
     func didConnect(_ stream: Stream) {
+        everConnected = true
         server.connectionSucceeded()
         stream.startReading()
     }

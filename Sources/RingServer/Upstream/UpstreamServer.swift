@@ -116,6 +116,9 @@ final class UpstreamServer {
             reportDown(reason)
         }
         noteFailure(reason)
+        // A connection that worked and then broke (a garbled or cut reply, a restart) is
+        // replaced on the next request; only a failure to reconnect backs off.
+        if connection.everConnected && consecutiveFailures == 1 { retryAt = 0 }
     }
 
     private func noteFailure(_ reason: String) {
