@@ -11,10 +11,14 @@ import RingCore
 
 struct ReplySlot {
     var ready: Bool
-    /// A reply that arrived before earlier ones; empty while pending.
-    var bytes: [UInt8]
+    /// A reply that arrived before earlier ones: where it lies in the client's `parked`
+    /// buffer (length 0 while pending).
+    var parkedOffset: Int = 0
+    var parkedLength: Int = 0
     /// Set for a split command until all its parts have answered.
     var merge: MergeState?
+
+    static let pending = ReplySlot(ready: false)
 }
 
 final class ClientSession: StreamHandler {
@@ -28,6 +32,11 @@ final class ClientSession: StreamHandler {
     private var readIntoShared = false
     private var parser = RequestParser()
     private var slots = RingQueue<ReplySlot>(initialCapacity: 8)
+    /// Replies that arrived before earlier ones (another server answered first), appended
+    /// as they come and copied out in request order; reset whenever none is left, so it
+    /// is reused instead of allocating per parked reply. Made on first use.
+    private var parked: ByteBuffer?
+    private var parkedCount = 0
     /// Sequence number of `slots[0]`; the next request gets `nextSequence`.
     private var headSequence: UInt64 = 0
     private var nextSequence: UInt64 = 0
@@ -269,7 +278,7 @@ final class ClientSession: StreamHandler {
         }
         let sequence = nextSequence
         nextSequence += 1
-        slots.append(ReplySlot(ready: false, bytes: [], merge: nil))
+        slots.append(.pending)
         countForwarded(server, bytes: connection.nextRequestOffset - offset)
         connection.expectReply(client: self, sequence: sequence, part: 0, now: worker.loop.nowMs, offset: offset,
                                command: command, miss: miss, argumentCount: parser.args.count)
@@ -301,7 +310,7 @@ final class ClientSession: StreamHandler {
         worker.stats.add(pool: pool.index, .fragments, UInt64(partServers.count))
         let sequence = nextSequence
         nextSequence += 1
-        slots.append(ReplySlot(ready: false, bytes: [], merge: merge))
+        slots.append(ReplySlot(ready: false, merge: merge))
         let now = worker.loop.nowMs
         let name = splitCommandName(info.spec.name)
         for (part, serverIndex) in partServers.enumerated() {
@@ -357,7 +366,7 @@ final class ClientSession: StreamHandler {
             popHead()
             drainReady()
         } else {
-            slots[index] = ReplySlot(ready: true, bytes: Array(reply), merge: nil)
+            slots[index] = park(reply)
         }
     }
 
@@ -380,8 +389,18 @@ final class ClientSession: StreamHandler {
             let s = worker.scratch
             s.clear()
             merge.write(into: s, version: version)
-            slots[index] = ReplySlot(ready: true, bytes: s.bytes, merge: nil)
+            slots[index] = park(s.readable)
         }
+    }
+
+    /// Keeps an early reply until the ones before it are written.
+    private func park(_ reply: UnsafeRawBufferPointer) -> ReplySlot {
+        let p: ByteBuffer
+        if let existing = parked { p = existing } else { p = ByteBuffer(capacity: 4096); parked = p }
+        let offset = p.readableCount
+        p.append(reply)
+        parkedCount += 1
+        return ReplySlot(ready: true, parkedOffset: offset, parkedLength: reply.count)
     }
 
     @inline(__always)
@@ -393,7 +412,11 @@ final class ClientSession: StreamHandler {
     /// Moves replies that were parked behind the head to the output, in order.
     private func drainReady() {
         while let first = slots.first, first.ready {
-            stream.output.append(first.bytes)
+            if first.parkedLength > 0, let p = parked {
+                stream.output.append(UnsafeRawBufferPointer(rebasing: p.readable[first.parkedOffset..<(first.parkedOffset + first.parkedLength)]))
+                parkedCount -= 1
+                if parkedCount == 0 { p.clear(); p.releaseIfIdle(threshold: Stream.idleBufferLimit) }
+            }
             popHead()
         }
         stream.scheduleFlush()
@@ -413,7 +436,7 @@ final class ClientSession: StreamHandler {
             let s = worker.scratch
             s.clear()
             build(s)
-            slots.append(ReplySlot(ready: true, bytes: s.bytes, merge: nil))
+            slots.append(park(s.readable))
             nextSequence &+= 1
         }
     }
