@@ -75,8 +75,21 @@ public enum ConfigLoader {
                     throw fail(v, "\(settingsKey).admin", "'\(text)' is not host:port (or off)")
                 }
                 config.admin = (host, port)
+            case "max_bulk_len", "max_multibulk_len", "max_inline_len":
+                // Up to Redis's own ceilings for these (proto-max-bulk-len may be raised in
+                // Redis, but a proxy buffering whole requests keeps 512 MB as its maximum).
+                let ceiling = key == "max_bulk_len" ? RequestLimits.maxBulkLength
+                    : key == "max_multibulk_len" ? Int(Int32.max) : 16 * 1024 * 1024
+                guard let n = v.int, n >= 1, n <= ceiling else {
+                    throw fail(v, "\(settingsKey).\(key)", "must be an integer from 1 to \(ceiling)")
+                }
+                switch key {
+                case "max_bulk_len": config.requestLimits.bulkLength = n
+                case "max_multibulk_len": config.requestLimits.argumentCount = n
+                default: config.requestLimits.inlineLength = n
+                }
             default:
-                throw fail(k, "\(settingsKey).\(key)", "unknown setting (known: threads, admin)")
+                throw fail(k, "\(settingsKey).\(key)", "unknown setting (known: threads, admin, max_bulk_len, max_multibulk_len, max_inline_len)")
             }
         }
     }

@@ -91,6 +91,8 @@ public struct ProxyConfig: Sendable {
     public var pools: [PoolConfig]
     /// Worker threads (libuv loops); 0 means one per core.
     public var threads = 1
+    /// What one client request may declare (Redis's defaults).
+    public var requestLimits = RequestLimits()
     /// The admin HTTP listener (/metrics, /stats, /healthz, /readyz); nil turns it off.
     /// Loopback by default: stats are not for the network at large.
     public var admin: (host: String, port: Int)? = (host: "127.0.0.1", port: 22222)

@@ -12,7 +12,7 @@ final class SmallProxy {
     let port: Int
     let adminPort: Int
 
-    init(servers: [Int], settings: [String] = []) throws {
+    init(servers: [Int], settings: [String] = [], processSettings: [String] = []) throws {
         port = Harness.freePort()
         adminPort = Harness.freePort()
         var yaml = "p:\n  listen: 127.0.0.1:\(port)\n  redis: true\n  timeout: 2000\n"
@@ -20,6 +20,7 @@ final class SmallProxy {
         yaml += "  servers:\n"
         for (i, s) in servers.enumerated() { yaml += "    - 127.0.0.1:\(s):1 s\(i + 1)\n" }
         yaml += "ringproxy:\n  admin: 127.0.0.1:\(adminPort)\n"
+        for line in processSettings { yaml += "  \(line)\n" }
         let path = Harness.tempDir() + "/small.yml"
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         proxy = try startRingproxy(config: path, port: port)
@@ -78,6 +79,26 @@ final class HostileInputTests: XCTestCase {
         try inline.send(Array("$3\r\n".utf8))
         XCTAssertTrue(try inline.readReply().text.hasPrefix("-ERR unknown command '$3'"))
         XCTAssertEqual(try bystander.command("PING").text, "+PONG\r\n")
+    }
+
+    /// The limits are settings: lowered, they refuse what the defaults let through.
+    func testLimitsFromTheConfig() throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        let p = try SmallProxy(servers: [redis.port], processSettings: ["max_bulk_len: 1000", "max_multibulk_len: 5", "max_inline_len: 100"])
+        defer { p.stop() }
+        let ok = try RESPClient(port: p.port)
+        XCTAssertEqual(try ok.command("SET", "k", String(repeating: "v", count: 1000)).text, "+OK\r\n")
+        XCTAssertTrue(try ok.command("MGET", "a", "b", "c", "d").text.hasPrefix("*4\r\n"))
+        for (request, error) in [(RESPClient.encode(["SET", "k", String(repeating: "v", count: 1001)]), "-ERR Protocol error: invalid bulk length"),
+                                 (RESPClient.encode(["MGET", "a", "b", "c", "d", "e"]), "-ERR Protocol error: invalid multibulk length"),
+                                 (Array(("GET " + String(repeating: "k", count: 120) + "\r\n").utf8), "-ERR Protocol error: too big inline request")] {
+            let c = try RESPClient(port: p.port)
+            try c.send(request)
+            XCTAssertTrue(try c.readReply().text.hasPrefix(error), error)
+            XCTAssertTrue(c.isClosedByPeer())
+        }
+        XCTAssertEqual(try ok.command("PING").text, "+PONG\r\n")
     }
 
     /// A client pipelining 20,000 GETs of a 64 KiB value without reading (1.3 GB of replies)

@@ -3,10 +3,11 @@
 // input: an incomplete request yields `.incomplete` and is parsed again from its first byte
 // once more bytes arrive. Both RESP multibulk and inline ("PING\r\n") requests are accepted.
 
-/// Limits on what one request may declare, with Redis's own defaults so a client that works
-/// against Redis works here, and one that declares absurd sizes is refused before it costs
-/// memory.
-public enum RequestLimits {
+/// Limits on what one request may declare. The defaults are Redis's own, so a client that
+/// works against Redis works here, and one that declares absurd sizes is refused before it
+/// costs memory. The first three can be changed in the config (`ringproxy:` settings
+/// max_bulk_len, max_multibulk_len, max_inline_len).
+public struct RequestLimits: Sendable, Equatable {
     /// Redis's proto-max-bulk-len default: 512 MB.
     public static let maxBulkLength = 512 * 1024 * 1024
     /// Redis refuses a multibulk count above 1024*1024.
@@ -16,6 +17,17 @@ public enum RequestLimits {
     /// A "*<count>" or "$<len>" header holds at most this many bytes before CRLF; more can
     /// only be garbage, so we say so instead of waiting for a CRLF that may never come.
     public static let maxHeaderLength = 32
+
+    public var bulkLength: Int
+    public var argumentCount: Int
+    public var inlineLength: Int
+
+    public init(bulkLength: Int = RequestLimits.maxBulkLength, argumentCount: Int = RequestLimits.maxArgumentCount,
+                inlineLength: Int = RequestLimits.maxInlineLength) {
+        self.bulkLength = bulkLength
+        self.argumentCount = argumentCount
+        self.inlineLength = inlineLength
+    }
 }
 
 /// Where one argument lies, as an offset from the start of the parsed request's buffer.
@@ -42,7 +54,12 @@ public struct RequestParser {
     /// before they go to a server).
     public private(set) var wasInline = false
 
-    public init() { args.reserveCapacity(16) }
+    public let limits: RequestLimits
+
+    public init(limits: RequestLimits = RequestLimits()) {
+        self.limits = limits
+        args.reserveCapacity(16)
+    }
 
     public mutating func parse(_ buf: UnsafeRawBufferPointer) -> RequestParseResult {
         guard buf.count > 0 else { return .incomplete }
@@ -85,7 +102,7 @@ public struct RequestParser {
         guard let (count, afterHeader) = RequestParser.parseHeaderNumber(buf, 1) else { return .incomplete }
         if afterHeader < 0 { return .error("ERR Protocol error: invalid multibulk length") }
         if count <= 0 { return .skip(length: afterHeader) }
-        if count > RequestLimits.maxArgumentCount { return .error("ERR Protocol error: invalid multibulk length") }
+        if count > limits.argumentCount { return .error("ERR Protocol error: invalid multibulk length") }
         var p = afterHeader
         for _ in 0..<count {
             if p >= buf.count { return .incomplete }
@@ -93,7 +110,7 @@ public struct RequestParser {
                 return .error("ERR Protocol error: expected '$', got '\(printable(buf[p]))'")
             }
             guard let (len, afterLen) = RequestParser.parseHeaderNumber(buf, p + 1) else { return .incomplete }
-            if afterLen < 0 || len < 0 || len > RequestLimits.maxBulkLength {
+            if afterLen < 0 || len < 0 || len > limits.bulkLength {
                 return .error("ERR Protocol error: invalid bulk length")
             }
             let end = afterLen + len
@@ -111,10 +128,10 @@ public struct RequestParser {
     /// quoting (without escapes; a backslash inside quotes is refused rather than guessed).
     private mutating func parseInline(_ buf: UnsafeRawBufferPointer) -> RequestParseResult {
         var newline = -1
-        let scanEnd = Swift.min(buf.count, RequestLimits.maxInlineLength + 2)
+        let scanEnd = Swift.min(buf.count, limits.inlineLength + 2)
         for i in 0..<scanEnd where buf[i] == UInt8(ascii: "\n") { newline = i; break }
         if newline < 0 {
-            return buf.count > RequestLimits.maxInlineLength
+            return buf.count > limits.inlineLength
                 ? .error("ERR Protocol error: too big inline request") : .incomplete
         }
         var lineEnd = newline

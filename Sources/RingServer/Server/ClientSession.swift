@@ -30,7 +30,7 @@ final class ClientSession: StreamHandler {
     /// A partial request carried from one read to the next (empty most of the time).
     private let input = ByteBuffer()
     private var readIntoShared = false
-    private var parser = RequestParser()
+    private var parser: RequestParser
     private var slots = RingQueue<ReplySlot>(initialCapacity: 8)
     /// Replies that arrived before earlier ones (another server answered first), appended
     /// as they come and copied out in request order; reset whenever none is left, so it
@@ -83,6 +83,7 @@ final class ClientSession: StreamHandler {
         self.worker = worker
         self.pool = pool
         self.stream = stream
+        self.parser = RequestParser(limits: worker.requestLimits)
         self.authenticated = pool.config.clientPassword == nil
         self.lastActiveMs = worker.loop.nowMs
     }

@@ -39,6 +39,8 @@ public final class Worker: FlushScheduler {
     /// At shutdown, requests already in flight get this long to be answered.
     static let drainLimitMs: UInt64 = 5_000
 
+    /// From the config: what a client request may declare.
+    private(set) var requestLimits = RequestLimits()
     /// This worker's counters, read by the admin thread.
     public private(set) var stats: WorkerStats!
     /// Every worker's counters (INFO sums them, as the admin listener does).
@@ -65,6 +67,7 @@ public final class Worker: FlushScheduler {
                       clientCounts: ClientCounts) throws {
         self.board = board
         self.clientCounts = clientCounts
+        self.requestLimits = config.requestLimits
         stats = WorkerStats(config: config, commandCount: commands.commands.count)
         check = LoopCheck(loop) { [unowned self] in self.flushAll() }
         let t = LoopTimer(loop) { [unowned self] in self.onTick() }
