@@ -7,6 +7,10 @@ public final class ByteBuffer {
     public private(set) var capacity: Int = 0
     public var readIndex: Int = 0
     public var writeIndex: Int = 0
+    /// The first allocation's size. 4 KiB suits connections that carry many requests; a
+    /// client's reply buffer starts smaller, since thousands of mostly idle clients would
+    /// otherwise hold 4 KiB each for a PONG.
+    public var minimumCapacity = 4096
 
     public init(capacity: Int = 0) {
         if capacity > 0 { grow(to: capacity) }
@@ -34,7 +38,7 @@ public final class ByteBuffer {
             writeIndex = live
             if capacity - writeIndex >= count { return }
         }
-        var newCapacity = Swift.max(capacity * 2, 4096)
+        var newCapacity = Swift.max(capacity * 2, minimumCapacity)
         while newCapacity - writeIndex < count { newCapacity *= 2 }
         grow(to: newCapacity)
     }

@@ -39,7 +39,8 @@ public final class Stream {
     var handler: StreamHandler?
     unowned let scheduler: FlushScheduler
     private let writeRequest: UnsafeMutablePointer<uv_write_t>
-    private let connectRequest: UnsafeMutablePointer<uv_connect_t>
+    /// Only outgoing streams connect: made on first use, so accepted clients do not carry it.
+    private var connectRequestStorage: UnsafeMutablePointer<uv_connect_t>?
 
     /// Bytes gathered this turn.
     public private(set) var output = ByteBuffer()
@@ -62,19 +63,17 @@ public final class Stream {
         self.kind = kind
         self.scheduler = scheduler
         writeRequest = .allocate(capacity: 1)
-        connectRequest = .allocate(capacity: 1)
         switch kind {
         case .tcp: uv_tcp_init(loop.raw, raw.assumingMemoryBound(to: uv_tcp_t.self))
         case .pipe: uv_pipe_init(loop.raw, raw.assumingMemoryBound(to: uv_pipe_t.self), 0)
         }
         handlePtr.pointee.data = Unmanaged.passRetained(self).toOpaque()
         writeRequest.pointee.data = handlePtr.pointee.data
-        connectRequest.pointee.data = handlePtr.pointee.data
     }
 
     deinit {
         writeRequest.deallocate()
-        connectRequest.deallocate()
+        connectRequestStorage?.deallocate()
     }
 
     @inline(__always)
@@ -113,6 +112,14 @@ public final class Stream {
 
     public func stopReading() {
         if !isClosed { uv_read_stop(streamPointer) }
+    }
+
+    private var connectRequest: UnsafeMutablePointer<uv_connect_t> {
+        if let r = connectRequestStorage { return r }
+        let r = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
+        r.pointee.data = handlePtr.pointee.data
+        connectRequestStorage = r
+        return r
     }
 
     public func connect(to address: UnsafePointer<sockaddr>) -> Int32 {
@@ -196,6 +203,21 @@ public final class Stream {
         if status < 0 { fail(status); return }
         if !output.isEmpty || closeWhenDrained { flush() }
         if !isClosed && !writeInFlight { handler?.didDrain(self) }
+    }
+
+    /// Output buffers start at `bytes` instead of 4 KiB (for client streams: most replies
+    /// are small, and idle clients are many).
+    public func startBuffersSmall(_ bytes: Int) {
+        output.minimumCapacity = bytes
+        writing.minimumCapacity = bytes
+    }
+
+    /// Gives back the output buffers' memory when nothing is queued (an idle connection
+    /// keeps none; the next reply allocates again).
+    public func releaseIdleBuffers() {
+        guard !writeInFlight else { return }
+        output.releaseIfIdle(threshold: 0)
+        writing.releaseIfIdle(threshold: 0)
     }
 
     /// Bytes ever taken out of `output` (written, or handed to a uv_write). A byte at

@@ -53,6 +53,10 @@ final class ClientSession: StreamHandler {
     private var partServers: [Int] = []
     private var partIndices: [Int] = []
 
+    /// A client's reply buffer starts this small and doubles as replies need: a PONG or a
+    /// short value fits, and 10,000 idle clients do not hold 4 KiB each.
+    static let initialOutputCapacity = 256
+
     /// Read space below this is topped up before reading into the client's own buffer.
     static let minimumReadSpace = 16 * 1024
 
@@ -84,6 +88,7 @@ final class ClientSession: StreamHandler {
         self.pool = pool
         self.stream = stream
         self.parser = RequestParser(limits: worker.requestLimits)
+        stream.startBuffersSmall(ClientSession.initialOutputCapacity)
         self.authenticated = pool.config.clientPassword == nil
         self.lastActiveMs = worker.loop.nowMs
     }
@@ -538,6 +543,14 @@ final class ClientSession: StreamHandler {
 
     func didDrain(_ stream: Stream) {
         noteProgress()
+    }
+
+    /// A client idle for a while keeps no buffer memory (see Worker.idleScanMs).
+    func releaseIdleBuffers() {
+        guard slots.isEmpty, !paused else { return }
+        stream.releaseIdleBuffers()
+        input.releaseIfIdle(threshold: 0)
+        parked?.releaseIfIdle(threshold: 0)
     }
 
     // MARK: closing

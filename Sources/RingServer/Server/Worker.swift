@@ -31,7 +31,7 @@ public final class Worker: FlushScheduler {
     /// How often timeouts and the drain at shutdown are checked.
     static let tickMs: UInt64 = 10
     /// Idle clients are looked for this often; a client_idle_timeout is kept to this
-    /// precision.
+    /// precision, and a client silent this long gives its buffers back.
     static let idleScanMs: UInt64 = 1_000
     private var nextIdleScanMs: UInt64 = 0
     /// Clients per pool across workers, for client_connections.
@@ -125,7 +125,7 @@ public final class Worker: FlushScheduler {
     private func onTick() {
         let now = loop.nowMs
         for p in pools { p.expireRequests(now: now); p.sampleQueues() }
-        closeIdleClients(now: now)
+        scanIdleClients(now: now)
         if draining {
             let busy = clients.values.contains { $0.hasOutstandingReplies }
             if !busy || now >= drainDeadline { finish() }
@@ -172,16 +172,20 @@ public final class Worker: FlushScheduler {
         if client.pool.config.clientConnections > 0 { clientCounts?.add(pool: client.pool.index, -1) }
     }
 
-    /// Closes clients idle longer than their pool's client_idle_timeout (checked once a
-    /// second: the scan is over every client).
-    private func closeIdleClients(now: UInt64) {
+    /// Once a second: closes clients idle longer than their pool's client_idle_timeout,
+    /// and frees the buffers of clients idle for `idleScanMs` (thousands of idle clients
+    /// would otherwise keep a reply buffer each). One pass over the clients.
+    private func scanIdleClients(now: UInt64) {
         guard now >= nextIdleScanMs else { return }
         nextIdleScanMs = now + Worker.idleScanMs
-        guard pools.contains(where: { $0.config.clientIdleTimeoutMs > 0 }) else { return }
         var idle: [ClientSession] = []
-        for c in clients.values {
+        for c in clients.values where now >= c.lastActiveMs + Worker.idleScanMs {
             let limit = UInt64(c.pool.config.clientIdleTimeoutMs)
-            if limit > 0 && now >= c.lastActiveMs + limit && !c.hasOutstandingReplies { idle.append(c) }
+            if limit > 0 && now >= c.lastActiveMs + limit && !c.hasOutstandingReplies {
+                idle.append(c)
+            } else {
+                c.releaseIdleBuffers()
+            }
         }
         for c in idle {
             stats.add(pool: c.pool.index, .clientIdleTimeouts)
