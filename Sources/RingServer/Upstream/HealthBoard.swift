@@ -16,7 +16,15 @@ public final class HealthBoard: @unchecked Sendable {
     private var trackers: [[HealthTracker]]
     private let servers: [[ServerSpec]]
     private var subscribers: [LoopAsync] = []
-    public private(set) var generation: UInt64 = 0
+    /// Bumped (under the lock) on every up/down change.
+    private var changes: UInt64 = 0
+    /// Read by workers on a wake-up, which is rare: taking the lock costs nothing that
+    /// matters, and the checker thread writes it.
+    public var generation: UInt64 {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return changes
+    }
     /// The latest resolution of every server's host name (the checker re-resolves names on
     /// its own thread, so a server replaced behind the same DNS name is found again and no
     /// worker ever blocks on DNS).
@@ -64,7 +72,7 @@ public final class HealthBoard: @unchecked Sendable {
     func snapshot() -> (UInt64, [[Bool]], [[String]]) {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
-        return (generation, trackers.map { $0.map(\.isUp) }, trackers.map { $0.map(\.reason) })
+        return (changes, trackers.map { $0.map(\.isUp) }, trackers.map { $0.map(\.reason) })
     }
 
     public func tracker(pool: Int, server: Int) -> HealthTracker {
@@ -93,7 +101,7 @@ public final class HealthBoard: @unchecked Sendable {
         let transition = body(&trackers[pool][server], nowMs)
         var wake: [LoopAsync] = []
         if transition != .none {
-            generation += 1
+            changes += 1
             wake = subscribers
         }
         pthread_mutex_unlock(&lock)
