@@ -31,29 +31,54 @@ public func writeRequest(args: [ArgumentSpan], request: UnsafeRawBufferPointer, 
     for a in args { appendArgument(a, request, out) }
 }
 
-/// The state of one split command while its parts are outstanding. One is allocated per
-/// split request (not per plain request): a split is already several requests' work.
+/// The state of one split command while its parts are outstanding. Reusable: `reset`
+/// keeps the storage, so a worker that recycles them merges without allocating once its
+/// pool of states has grown to the split commands in flight.
 public final class MergeState {
-    public let kind: SplitKind
+    public private(set) var kind: SplitKind
     public private(set) var outstanding: Int
-    /// MGET: the original key positions each part carries, by part number.
-    private var positions: [[Int]]
-    /// MGET: each key's reply element bytes, in the client's order.
-    private var elements: [[UInt8]]
+    /// MGET: the part each key (by its position in the client's request) was sent with.
+    private var partOfKey: [Int32] = []
+    /// MGET: where each key's reply element lies in `values`; a length of -1 means no
+    /// element yet, which a failed part leaves as nil.
+    private var spanStart: [Int] = []
+    private var spanLength: [Int] = []
+    /// MGET: the elements' bytes, in arrival order.
+    private var values: [UInt8] = []
     private var sum = 0
-    /// The first error a part answered; it becomes the reply.
+    /// The first error a part answered (MSET), or a malformed part; it becomes the reply.
     private var firstError: [UInt8]?
+    private var scanner = ReplyScanner()
+    /// Parts that failed (for logs and stats).
+    public private(set) var failedParts = 0
 
     public init(kind: SplitKind, keyCount: Int, parts: Int) {
         self.kind = kind
         self.outstanding = parts
-        self.positions = Array(repeating: [], count: parts)
-        self.elements = kind == .values ? Array(repeating: [], count: keyCount) : []
+        reset(kind: kind, keyCount: keyCount, parts: parts)
+    }
+
+    /// Makes the state ready for another split command, keeping its storage.
+    public func reset(kind: SplitKind, keyCount: Int, parts: Int) {
+        self.kind = kind
+        outstanding = parts
+        sum = 0
+        firstError = nil
+        failedParts = 0
+        partOfKey.removeAll(keepingCapacity: true)
+        spanStart.removeAll(keepingCapacity: true)
+        spanLength.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
+        if kind == .values {
+            partOfKey.append(contentsOf: repeatElement(-1, count: keyCount))
+            spanStart.append(contentsOf: repeatElement(0, count: keyCount))
+            spanLength.append(contentsOf: repeatElement(-1, count: keyCount))
+        }
     }
 
     /// Records that part `part` carries the key at client position `position` (MGET).
     public func assign(position: Int, toPart part: Int) {
-        positions[part].append(position)
+        partOfKey[position] = Int32(truncatingIfNeeded: part)
     }
 
     public var isComplete: Bool { outstanding == 0 }
@@ -72,7 +97,7 @@ public final class MergeState {
         case .sum:
             if type == UInt8(ascii: ":"), let end = reply.firstIndex(of: UInt8(ascii: "\r")),
                let n = parseInteger(UnsafeRawBufferPointer(rebasing: reply[1..<end])) {
-                sum += n
+                sum = sum &+ n
             } else if firstError == nil {
                 firstError = Array("-ERR unexpected reply to a split command part\r\n".utf8)
             }
@@ -95,26 +120,27 @@ public final class MergeState {
         if kind == .allOK && firstError == nil { firstError = error }
     }
 
-    /// Parts that failed (for logs and stats).
-    public private(set) var failedParts = 0
-
     private func applyValues(part: Int, reply: UnsafeRawBufferPointer) {
-        let expected = positions[part]
+        let tag = Int32(truncatingIfNeeded: part)
+        var expected = 0
+        for p in partOfKey where p == tag { expected += 1 }
         guard reply.first == UInt8(ascii: "*"), let cr = reply.firstIndex(of: UInt8(ascii: "\r")),
-              let n = parseInteger(UnsafeRawBufferPointer(rebasing: reply[1..<cr])), n == expected.count else {
+              let n = parseInteger(UnsafeRawBufferPointer(rebasing: reply[1..<cr])), n == expected else {
             if firstError == nil { firstError = Array("-ERR unexpected reply to MGET part\r\n".utf8) }
             return
         }
-        var p = cr + 2
-        var scanner = ReplyScanner()
-        for position in expected {
-            let rest = UnsafeRawBufferPointer(rebasing: reply[p...])
+        var offset = cr + 2
+        for position in partOfKey.indices where partOfKey[position] == tag {
+            scanner.reset()
+            let rest = UnsafeRawBufferPointer(rebasing: reply[offset...])
             guard case let .reply(length) = scanner.scan(rest) else {
                 if firstError == nil { firstError = Array("-ERR malformed reply to MGET part\r\n".utf8) }
                 return
             }
-            elements[position] = Array(rest[0..<length])
-            p += length
+            spanStart[position] = values.count
+            spanLength[position] = length
+            values.append(contentsOf: rest[0..<length])
+            offset += length
         }
     }
 
@@ -125,9 +151,16 @@ public final class MergeState {
         case .allOK: out.append("+OK\r\n")
         case .sum: out.appendInteger(sum)
         case .values:
-            out.appendArrayHeader(elements.count)
-            for e in elements {
-                if e.isEmpty { out.appendNull(version) } else { out.append(e) }
+            out.appendArrayHeader(spanLength.count)
+            values.withUnsafeBytes { bytes in
+                for position in spanLength.indices {
+                    let length = spanLength[position]
+                    if length < 0 {
+                        out.appendNull(version)
+                    } else {
+                        out.append(UnsafeRawBufferPointer(rebasing: bytes[spanStart[position]..<(spanStart[position] + length)]))
+                    }
+                }
             }
         }
     }

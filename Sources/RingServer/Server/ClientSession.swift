@@ -312,7 +312,7 @@ final class ClientSession: StreamHandler {
             send(request, to: partServers[0], miss: info.miss, command: info.index)
             return
         }
-        let merge = MergeState(kind: kind, keyCount: keyServers.count, parts: partServers.count)
+        let merge = worker.takeMergeState(kind: kind, keyCount: keyServers.count, parts: partServers.count)
         worker.stats.add(pool: pool.index, .fragments, UInt64(partServers.count))
         let sequence = nextSequence
         nextSequence += 1
@@ -390,12 +390,14 @@ final class ClientSession: StreamHandler {
         if index == 0 {
             merge.write(into: stream.output, version: version)
             popHead()
+            worker.recycle(merge)
             drainReady()
         } else {
             let s = worker.scratch
             s.clear()
             merge.write(into: s, version: version)
             slots[index] = park(s.readable)
+            worker.recycle(merge)
         }
     }
 

@@ -25,6 +25,24 @@ public final class Worker: FlushScheduler {
     let sharedReadBuffer = ByteBuffer(capacity: Worker.sharedReadSize)
     /// Scratch space for replies built out of order (the bytes are copied into a slot).
     let scratch = ByteBuffer(capacity: 4096)
+    /// Merge states of finished split commands, reused by the next ones.
+    private var mergeStates: [MergeState] = []
+    /// More than this many idle merge states are let go (a burst of splits does not pin
+    /// memory for ever).
+    static let mergeStatePoolLimit = 256
+
+    func takeMergeState(kind: SplitKind, keyCount: Int, parts: Int) -> MergeState {
+        if let m = mergeStates.popLast() {
+            m.reset(kind: kind, keyCount: keyCount, parts: parts)
+            return m
+        }
+        return MergeState(kind: kind, keyCount: keyCount, parts: parts)
+    }
+
+    /// Takes back a merge state nothing refers to any more.
+    func recycle(_ merge: MergeState) {
+        if mergeStates.count < Worker.mergeStatePoolLimit { mergeStates.append(merge) }
+    }
 
     /// One read takes at most this much; larger requests continue in the next read.
     static let sharedReadSize = 64 * 1024
