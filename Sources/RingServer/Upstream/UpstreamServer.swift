@@ -141,30 +141,35 @@ final class UpstreamServer {
 
     /// Fails requests that waited longer than the pool's timeout.
     func expireRequests(now: UInt64, timeoutMs: UInt64) {
-        for c in connections2 + connections3 {
-            guard let conn = c, let oldest = conn.oldestQueuedAt else { continue }
-            if now >= oldest + timeoutMs {
-                conn.fail("timed out after \(timeoutMs) ms", resendUnsent: true)
+        // Two loops rather than `connections2 + connections3`: this runs every tick, and
+        // the concatenation would allocate each time.
+        for list in 0..<2 {
+            let connections = list == 0 ? connections2 : connections3
+            for c in connections {
+                guard let conn = c, let oldest = conn.oldestQueuedAt else { continue }
+                if now >= oldest + timeoutMs {
+                    conn.fail("timed out after \(timeoutMs) ms", resendUnsent: true)
+                }
             }
         }
     }
 
     /// Stores this worker's queue gauges for the server (see `ServerStat.isGauge`).
     func sampleQueues() {
-        var inQueue = 0, inBytes = 0, outQueue = 0, outBytes = 0
-        func add(_ connections: [UpstreamConnection?]) {
+        var total = (inQueue: 0, inBytes: 0, outQueue: 0, outBytes: 0)
+        for list in 0..<2 {
+            let connections = list == 0 ? connections2 : connections3
             for case let conn? in connections where !conn.isBroken {
                 let d = conn.queueDepths()
-                inQueue += d.inQueue; inBytes += d.inBytes; outQueue += d.outQueue; outBytes += d.outBytes
+                total.inQueue += d.inQueue; total.inBytes += d.inBytes
+                total.outQueue += d.outQueue; total.outBytes += d.outBytes
             }
         }
-        add(connections2)
-        add(connections3)
         let stats: WorkerStats = worker.stats
-        stats.set(pool: pool.index, server: index, .inQueue, UInt64(inQueue))
-        stats.set(pool: pool.index, server: index, .inQueueBytes, UInt64(inBytes))
-        stats.set(pool: pool.index, server: index, .outQueue, UInt64(outQueue))
-        stats.set(pool: pool.index, server: index, .outQueueBytes, UInt64(outBytes))
+        stats.set(pool: pool.index, server: index, .inQueue, UInt64(total.inQueue))
+        stats.set(pool: pool.index, server: index, .inQueueBytes, UInt64(total.inBytes))
+        stats.set(pool: pool.index, server: index, .outQueue, UInt64(total.outQueue))
+        stats.set(pool: pool.index, server: index, .outQueueBytes, UInt64(total.outBytes))
     }
 
     func closeAll() {
