@@ -1,13 +1,16 @@
 // A FIFO on a circular array: push at the tail, pop at the head, index from the head.
 // Used for a connection's in-flight requests and a client's reply slots, where a queue of
 // structs must not allocate per element. Capacity doubles when full and never shrinks.
+// Everything is @inlinable: RingServer uses it on every request, and without inlining the
+// generic code runs unspecialized there, looking up type metadata at run time per call.
 
 public struct RingQueue<Element> {
     @usableFromInline var storage: [Element?]
     @usableFromInline var head: Int = 0
-    public private(set) var count: Int = 0
+    @usableFromInline var stored: Int = 0
+    @inlinable public var count: Int { stored }
 
-    public init(initialCapacity: Int = 16) {
+    @inlinable public init(initialCapacity: Int = 16) {
         var c = 1
         while c < initialCapacity { c <<= 1 }
         storage = Array(repeating: nil, count: c)
@@ -15,36 +18,36 @@ public struct RingQueue<Element> {
 
     @inlinable public var isEmpty: Bool { count == 0 }
 
-    public mutating func append(_ element: Element) {
+    @inlinable public mutating func append(_ element: Element) {
         if count == storage.count { grow() }
         storage[(head + count) & (storage.count - 1)] = element
-        count += 1
+        stored += 1
     }
 
     @discardableResult
-    public mutating func popFirst() -> Element? {
+    @inlinable public mutating func popFirst() -> Element? {
         guard count > 0 else { return nil }
         let e = storage[head]
         storage[head] = nil
         head = (head + 1) & (storage.count - 1)
-        count -= 1
+        stored -= 1
         return e
     }
 
     @discardableResult
-    public mutating func removeLast() -> Element? {
+    @inlinable public mutating func removeLast() -> Element? {
         guard count > 0 else { return nil }
         let i = (head + count - 1) & (storage.count - 1)
         let e = storage[i]
         storage[i] = nil
-        count -= 1
+        stored -= 1
         return e
     }
 
-    public var first: Element? { count > 0 ? storage[head] : nil }
+    @inlinable public var first: Element? { count > 0 ? storage[head] : nil }
 
     /// The element `offset` places after the head; `offset` must be below `count`.
-    public subscript(offset: Int) -> Element {
+    @inlinable public subscript(offset: Int) -> Element {
         get {
             precondition(offset >= 0 && offset < count)
             return storage[(head + offset) & (storage.count - 1)]!
@@ -55,12 +58,12 @@ public struct RingQueue<Element> {
         }
     }
 
-    public mutating func removeAll() {
+    @inlinable public mutating func removeAll() {
         while popFirst() != nil {}
         head = 0
     }
 
-    private mutating func grow() {
+    @usableFromInline mutating func grow() {
         var fresh = [Element?](repeating: nil, count: storage.count * 2)
         for i in 0..<count { fresh[i] = storage[(head + i) & (storage.count - 1)] }
         storage = fresh

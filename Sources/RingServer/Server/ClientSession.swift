@@ -23,8 +23,10 @@ struct ReplySlot {
 
 final class ClientSession: StreamHandler {
     let id: UInt64
-    unowned let worker: Worker
-    unowned let pool: PoolRuntime
+    // unowned(unsafe): the worker and its pools live until the process exits, longer than
+    // any client; checked unowned references would cost a retain and release per access.
+    unowned(unsafe) let worker: Worker
+    unowned(unsafe) let pool: PoolRuntime
     let stream: Stream
 
     /// A partial request carried from one read to the next (empty most of the time).

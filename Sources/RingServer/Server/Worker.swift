@@ -13,8 +13,12 @@ public final class Worker: FlushScheduler {
     let commands = CommandTable.redis70
     private(set) var pools: [PoolRuntime] = []
     private var flushList: [Stream] = []
+    /// The batch being flushed; swapped with `flushList` so neither array is copied (a
+    /// copy-then-clear would allocate a fresh array every loop turn).
+    private var flushing: [Stream] = []
     /// Paused clients to look at again after this turn's flush (see ClientSession).
     private var resumeList: [ClientSession] = []
+    private var resuming: [ClientSession] = []
     private var check: LoopCheck?
     private var tick: LoopTimer?
     private var wakeup: LoopAsync?
@@ -226,13 +230,13 @@ public final class Worker: FlushScheduler {
         // clients), and a resumed client handles requests it had buffered, so drain until
         // both lists stay empty.
         while !flushList.isEmpty || !resumeList.isEmpty {
-            let batch = flushList
-            flushList.removeAll(keepingCapacity: true)
-            for s in batch { s.flush() }
+            swap(&flushing, &flushList)
+            for s in flushing { s.flush() }
+            flushing.removeAll(keepingCapacity: true)
             if !resumeList.isEmpty {
-                let paused = resumeList
-                resumeList.removeAll(keepingCapacity: true)
-                for c in paused { c.resumeIfDrained() }
+                swap(&resuming, &resumeList)
+                for c in resuming { c.resumeIfDrained() }
+                resuming.removeAll(keepingCapacity: true)
             }
         }
     }
@@ -272,7 +276,9 @@ final class RefusedClient: StreamHandler {
 
 /// One pool as one worker runs it: its listener(s), placement and upstream servers.
 final class PoolRuntime {
-    unowned let worker: Worker
+    // unowned(unsafe): the worker owns its pools and outlives them; a checked unowned
+    // reference costs a retain and release on every access, on every request.
+    unowned(unsafe) let worker: Worker
     let config: PoolConfig
     /// The pool's position in the config (and on the HealthBoard).
     let index: Int

@@ -33,7 +33,9 @@ struct PendingReply {
 }
 
 final class UpstreamConnection: StreamHandler {
-    unowned let server: UpstreamServer
+    // unowned(unsafe): servers are never removed from their pool, so one outlives its
+    // connections; a checked reference would cost a retain and release per access.
+    unowned(unsafe) let server: UpstreamServer
     let stream: Stream
     let version: RESPVersion
     private var pending = RingQueue<PendingReply>(initialCapacity: 64)

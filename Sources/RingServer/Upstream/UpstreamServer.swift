@@ -7,8 +7,10 @@ import CLibUV
 import RingCore
 
 final class UpstreamServer {
-    unowned let worker: Worker
-    unowned let pool: PoolRuntime
+    // unowned(unsafe): the worker and pool own this server and outlive it (see
+    // UpstreamConnection.server).
+    unowned(unsafe) let worker: Worker
+    unowned(unsafe) let pool: PoolRuntime
     let spec: ServerSpec
     let index: Int
     /// Resolved at startup; zeroed for unix sockets.
