@@ -152,11 +152,14 @@ final class RequestParserTests: XCTestCase {
         XCTAssertEqual(Self.parseOnce(Self.b("*2\r\n$3\r\nSET\r\n$\(limit)\r\n")), .incomplete)
     }
 
+    /// A line of `limit` bytes may still end in CR LF, so `limit + 1` bytes without a newline
+    /// are incomplete; `limit + 2` can no longer be a line within the limit.
     func testInlineLineLimitWithoutNewline() {
         let limit = RequestLimits.maxInlineLength
-        let tooLong = [UInt8](repeating: UInt8(ascii: "a"), count: limit + 1)
+        let tooLong = [UInt8](repeating: UInt8(ascii: "a"), count: limit + 2)
         XCTAssertEqual(Self.parseOnce(tooLong), .error("ERR Protocol error: too big inline request"))
-        XCTAssertEqual(Self.parseOnce(Array(tooLong[0..<limit])), .incomplete)
+        XCTAssertEqual(Self.parseOnce(Array(tooLong[0..<(limit + 1)])), .incomplete)
+        XCTAssertEqual(Self.parseOnce(Array(tooLong[0..<limit]) + Self.b("\r\n")), .request(length: limit + 2))
     }
 
     func testUnbalancedQuotes() {

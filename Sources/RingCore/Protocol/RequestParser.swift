@@ -131,7 +131,11 @@ public struct RequestParser {
         let scanEnd = Swift.min(buf.count, limits.inlineLength + 2)
         for i in 0..<scanEnd where buf[i] == UInt8(ascii: "\n") { newline = i; break }
         if newline < 0 {
-            return buf.count > limits.inlineLength
+            // Too big only once the whole scanned window has arrived without a newline: a
+            // newline may still come at index inlineLength + 1, which is accepted when it
+            // arrives in the same read, so refusing earlier would make the result depend
+            // on how the bytes were split into reads (found by the fuzzer).
+            return buf.count >= limits.inlineLength + 2
                 ? .error("ERR Protocol error: too big inline request") : .incomplete
         }
         var lineEnd = newline
