@@ -19,24 +19,9 @@ import sys
 import tempfile
 import time
 
+from loopback import free_port, wait_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("nothing listens on %d" % port)
 
 
 def bench(port, workload, n):
@@ -55,7 +40,7 @@ def allocations(binary, config, port, loads):
     p = subprocess.Popen(["valgrind", "--tool=memcheck", "--leak-check=no", "--log-file=" + log, binary, "-c", config],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_port(port)
+        wait_port(port, timeout=60)  # valgrind starts slowly
         for workload, n in loads:
             bench(port, workload, n)
     finally:

@@ -480,17 +480,6 @@ enum FuzzPools {
 
 // MARK: split and merge
 
-func splitName(_ name: String) -> StaticString {
-    switch name {
-    case "mget": return "MGET"
-    case "mset": return "MSET"
-    case "del": return "DEL"
-    case "unlink": return "UNLINK"
-    case "exists": return "EXISTS"
-    default: return "TOUCH"
-    }
-}
-
 /// ClientSession.split's first step in one pool: each key's server, in client order; nil
 /// when the proxy refuses the request (wrong argument count, or no live server).
 func routeSplit(_ kind: SplitKind, _ info: CommandInfo, _ request: UnsafeRawBufferPointer,
@@ -519,7 +508,7 @@ func checkSplit(_ kind: SplitKind, _ info: CommandInfo, _ request: UnsafeRawBuff
 
     // Each part's client key positions, and its command parsed back.
     var partPositions: [[Int]] = []
-    let name = splitName(info.spec.name)
+    let name = splitCommandName(info.spec.name)
     let nameBytes = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
     for serverIndex in partServers {
         let positions = keyServers.indices.filter { keyServers[$0] == serverIndex }

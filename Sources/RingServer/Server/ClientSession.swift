@@ -346,17 +346,6 @@ final class ClientSession: StreamHandler {
         if merge.isComplete { finishMerge(at: Int(sequence &- headSequence), merge) }
     }
 
-    private func splitCommandName(_ name: String) -> StaticString {
-        switch name {
-        case "mget": return "MGET"
-        case "mset": return "MSET"
-        case "del": return "DEL"
-        case "unlink": return "UNLINK"
-        case "exists": return "EXISTS"
-        default: return "TOUCH"
-        }
-    }
-
     // MARK: replies
 
     /// A server's reply (or the proxy's error in its place) for request `sequence`.
