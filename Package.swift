@@ -3,8 +3,8 @@
 //
 // The targets are the architecture: RingCore (RESP framing, commands, hashing, ring,
 // split/merge) is pure and imports neither libuv nor Foundation; RingConfig reads
-// nutcracker-compatible YAML; RingServer is the libuv layer and the data path on top of it;
-// ringproxy is the command line.
+// nutcracker-compatible YAML with its own small reader, so no Foundation is linked at all;
+// RingServer is the libuv layer and the data path on top of it; ringproxy is the command line.
 import PackageDescription
 
 // The request path's modules drop Swift's run-time exclusivity checks in release builds:
@@ -18,13 +18,10 @@ let package = Package(
     products: [
         .executable(name: "ringproxy", targets: ["ringproxy"]),
     ],
-    dependencies: [
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-    ],
     targets: [
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
         .target(name: "RingCore", swiftSettings: hotPath),
-        .target(name: "RingConfig", dependencies: ["RingCore", .product(name: "Yams", package: "Yams")]),
+        .target(name: "RingConfig", dependencies: ["RingCore"]),
         .target(name: "RingServer", dependencies: ["CLibUV", "RingCore", "RingConfig"], swiftSettings: hotPath),
         .executableTarget(name: "ringproxy", dependencies: ["RingServer", "RingConfig", "RingCore"]),
         // The fuzz checks over RingCore; a library so RingCoreTests can replay what the fuzzer found.

@@ -4,7 +4,6 @@
 // names the file, the line and the key.
 
 import RingCore
-import Yams
 
 public enum ConfigLoader {
     /// The key that holds ringproxy's own process settings instead of a pool.
@@ -28,16 +27,16 @@ public enum ConfigLoader {
     }
 
     public static func parse(_ text: String, file: String) throws -> ProxyConfig {
-        func fail(_ node: Node?, _ key: String, _ message: String) -> ConfigError {
-            ConfigError(file: file, line: node?.mark?.line ?? 0, key: key, message: message)
+        func fail(_ node: YAMLNode?, _ key: String, _ message: String) -> ConfigError {
+            ConfigError(file: file, line: node?.line ?? 0, key: key, message: message)
         }
-        let root: Node?
+        let root: YAMLNode?
         do {
-            root = try Yams.compose(yaml: text)
-        } catch let e as YamlError {
-            throw ConfigError(file: file, line: yamlErrorLine(e), key: "yaml", message: "\(e)".split(separator: "\n").first.map(String.init) ?? "syntax error")
+            root = try YAMLReader.parse(text)
+        } catch let e as YAMLError {
+            throw ConfigError(file: file, line: e.line, key: "yaml", message: e.message)
         }
-        guard let top = root, case let .mapping(pools) = top, !pools.isEmpty else {
+        guard let top = root, let pools = top.mapping, !pools.isEmpty else {
             throw fail(root, "pools", "the file must map pool names to pool settings")
         }
         var config = ProxyConfig(file: file, pools: [])
@@ -60,8 +59,8 @@ public enum ConfigLoader {
         return config
     }
 
-    static func parseSettings(_ node: Node, into config: inout ProxyConfig, _ fail: (Node?, String, String) -> ConfigError) throws {
-        guard case let .mapping(m) = node else { throw fail(node, settingsKey, "must be a mapping of settings") }
+    static func parseSettings(_ node: YAMLNode, into config: inout ProxyConfig, _ fail: (YAMLNode?, String, String) -> ConfigError) throws {
+        guard let m = node.mapping else { throw fail(node, settingsKey, "must be a mapping of settings") }
         for (k, v) in m {
             let key = k.string ?? ""
             switch key {
@@ -94,9 +93,9 @@ public enum ConfigLoader {
         }
     }
 
-    static func parsePool(name: String, _ node: Node, _ fail: (Node?, String, String) -> ConfigError,
+    static func parsePool(name: String, _ node: YAMLNode, _ fail: (YAMLNode?, String, String) -> ConfigError,
                           warnings: inout [String]) throws -> PoolConfig {
-        guard case let .mapping(m) = node else { throw fail(node, name, "a pool must be a mapping of settings") }
+        guard let m = node.mapping else { throw fail(node, name, "a pool must be a mapping of settings") }
         for (k, _) in m {
             let key = k.string ?? ""
             if !poolKeys.contains(key) {
@@ -118,7 +117,7 @@ public enum ConfigLoader {
         }
         func string(_ k: String) throws -> String? {
             guard let v = m[k] else { return nil }
-            guard case .scalar = v, let s = v.string else { throw fail(v, key(k), "must be a string") }
+            guard v.isScalar, let s = v.string else { throw fail(v, key(k), "must be a string") }
             return s
         }
 
@@ -172,7 +171,7 @@ public enum ConfigLoader {
         }
         if let t = try int("client_idle_timeout", min: 0) { pool.clientIdleTimeoutMs = t }
         if let d = m["deny_commands"] {
-            guard case let .sequence(items) = d else {
+            guard let items = d.sequence else {
                 throw fail(d, key("deny_commands"), "must be a list of command names, e.g. [flushall, \"config set\"]")
             }
             var names: [String] = []
@@ -220,7 +219,7 @@ public enum ConfigLoader {
         }
 
         guard let serversNode = m["servers"] else { throw fail(node, key("servers"), "is required") }
-        guard case let .sequence(seq) = serversNode, !seq.isEmpty else {
+        guard let seq = serversNode.sequence, !seq.isEmpty else {
             throw fail(serversNode, key("servers"), "must be a list of host:port:weight [name]")
         }
         var seen: [String: Int] = [:]
@@ -233,7 +232,7 @@ public enum ConfigLoader {
                 if let other = seen[spec.ringIdentity] {
                     throw fail(item, key("servers"), "duplicate server name '\(spec.ringIdentity)' (also on line \(other))")
                 }
-                seen[spec.ringIdentity] = item.mark?.line ?? 0
+                seen[spec.ringIdentity] = item.line
                 pool.servers.append(spec)
             }
         }
@@ -258,15 +257,6 @@ public enum ConfigLoader {
         let host = String(first[..<colon])
         if host.isEmpty { return nil }
         return .tcp(host: host, port: port)
-    }
-
-    static func yamlErrorLine(_ e: YamlError) -> Int {
-        switch e {
-        case let .scanner(_, _, mark, _), let .parser(_, _, mark, _), let .composer(_, _, mark, _):
-            return mark.line
-        default:
-            return 0
-        }
     }
 
     static func readFile(_ path: String) -> String? {

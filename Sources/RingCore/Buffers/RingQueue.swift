@@ -10,7 +10,10 @@ public struct RingQueue<Element> {
     @usableFromInline var stored: Int = 0
     @inlinable public var count: Int { stored }
 
+    /// `initialCapacity` 0 allocates nothing until the first append (a client that has sent
+    /// nothing yet holds no storage).
     @inlinable public init(initialCapacity: Int = 16) {
+        if initialCapacity <= 0 { storage = []; return }
         var c = 1
         while c < initialCapacity { c <<= 1 }
         storage = Array(repeating: nil, count: c)
@@ -63,8 +66,14 @@ public struct RingQueue<Element> {
         head = 0
     }
 
+    /// Frees the storage when nothing is queued; the next append allocates again.
+    @inlinable public mutating func releaseIfEmpty() {
+        if count == 0 && !storage.isEmpty { storage = []; head = 0 }
+    }
+
+    /// Doubles the storage (from nothing: to two elements).
     @usableFromInline mutating func grow() {
-        var fresh = [Element?](repeating: nil, count: storage.count * 2)
+        var fresh = [Element?](repeating: nil, count: Swift.max(storage.count * 2, 2))
         for i in 0..<count { fresh[i] = storage[(head + i) & (storage.count - 1)] }
         storage = fresh
         head = 0

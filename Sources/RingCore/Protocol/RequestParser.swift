@@ -57,8 +57,15 @@ public struct RequestParser {
     public let limits: RequestLimits
 
     public init(limits: RequestLimits = RequestLimits()) {
+        // No capacity reserved: `args` grows to the widest request seen and is kept (so the
+        // steady state does not allocate), and a client that sends only PING never holds
+        // room for sixteen arguments.
         self.limits = limits
-        args.reserveCapacity(16)
+    }
+
+    /// Frees the argument list's storage (an idle client's; the next request allocates).
+    public mutating func releaseStorage() {
+        args = []
     }
 
     public mutating func parse(_ buf: UnsafeRawBufferPointer) -> RequestParseResult {

@@ -38,7 +38,9 @@ public final class Stream {
     let kind: Kind
     var handler: StreamHandler?
     unowned let scheduler: FlushScheduler
-    private let writeRequest: UnsafeMutablePointer<uv_write_t>
+    /// Made on the first write the socket does not take at once (uv_try_write writes
+    /// most replies whole), so most idle clients never carry one; kept once made.
+    private var writeRequestStorage: UnsafeMutablePointer<uv_write_t>?
     /// Only outgoing streams connect: made on first use, so accepted clients do not carry it.
     private var connectRequestStorage: UnsafeMutablePointer<uv_connect_t>?
 
@@ -62,17 +64,15 @@ public final class Stream {
         raw = UnsafeMutableRawPointer.allocate(byteCount: Stream.handleSize, alignment: 16)
         self.kind = kind
         self.scheduler = scheduler
-        writeRequest = .allocate(capacity: 1)
         switch kind {
         case .tcp: uv_tcp_init(loop.raw, raw.assumingMemoryBound(to: uv_tcp_t.self))
         case .pipe: uv_pipe_init(loop.raw, raw.assumingMemoryBound(to: uv_pipe_t.self), 0)
         }
         handlePtr.pointee.data = Unmanaged.passRetained(self).toOpaque()
-        writeRequest.pointee.data = handlePtr.pointee.data
     }
 
     deinit {
-        writeRequest.deallocate()
+        writeRequestStorage?.deallocate()
         connectRequestStorage?.deallocate()
     }
 
@@ -184,7 +184,15 @@ public final class Stream {
         writeInFlight = true
         var rest = uv_buf_init(UnsafeMutableRawPointer(mutating: writing.readable.baseAddress!).assumingMemoryBound(to: CChar.self),
                                UInt32(writing.readableCount))
-        let r = uv_write(writeRequest, streamPointer, &rest, 1) { req, status in
+        let request: UnsafeMutablePointer<uv_write_t>
+        if let r = writeRequestStorage {
+            request = r
+        } else {
+            request = .allocate(capacity: 1)
+            request.pointee.data = handlePtr.pointee.data
+            writeRequestStorage = request
+        }
+        let r = uv_write(request, streamPointer, &rest, 1) { req, status in
             let s = Unmanaged<Stream>.fromOpaque(req!.pointee.data).takeUnretainedValue()
             s.writeFinished(status)
         }

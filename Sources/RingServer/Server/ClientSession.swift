@@ -33,7 +33,8 @@ final class ClientSession: StreamHandler {
     private let input = ByteBuffer()
     private var readIntoShared = false
     private var parser: RequestParser
-    private var slots = RingQueue<ReplySlot>(initialCapacity: 8)
+    /// Empty until the first request: 10,000 connected clients that never send hold none.
+    private var slots = RingQueue<ReplySlot>(initialCapacity: 0)
     /// Replies that arrived before earlier ones (another server answered first), appended
     /// as they come and copied out in request order; reset whenever none is left, so it
     /// is reused instead of allocating per parked reply. Made on first use.
@@ -544,6 +545,8 @@ final class ClientSession: StreamHandler {
         stream.releaseIdleBuffers()
         input.releaseIfIdle(threshold: 0)
         parked?.releaseIfIdle(threshold: 0)
+        slots.releaseIfEmpty()
+        parser.releaseStorage()
     }
 
     // MARK: closing
