@@ -89,8 +89,9 @@ public struct PoolConfig: Sendable {
 public struct ProxyConfig: Sendable {
     public var file: String
     public var pools: [PoolConfig]
-    /// Worker threads (libuv loops); 0 means one per core.
-    public var threads = 1
+    /// Worker threads (libuv loops); 0, the default, means one per core (the cores the
+    /// process may run on, so a CPU-limited container gets as many workers as it has CPUs).
+    public var threads = 0
     /// What one client request may declare (Redis's defaults).
     public var requestLimits = RequestLimits()
     /// The admin HTTP listener (/metrics, /stats, /healthz, /readyz); nil turns it off.

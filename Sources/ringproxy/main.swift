@@ -17,7 +17,7 @@ A Redis partitioning proxy that places keys exactly as twemproxy (nutcracker) do
 Options:
   -c, --config, --conf-file FILE  configuration file (default: conf/ringproxy.yml)
   -t, --test-conf                 check the configuration and exit
-  -T, --threads N                 worker threads (default: the config's, else 1; 0 = one per core)
+  -T, --threads N                 worker threads (default: the config's, else one per core)
   -v, --verbose N                 log level, nutcracker's scale 0..11 (default 5: notice)
   -o, --output FILE               log file (default: stderr)
   -p, --pid-file FILE             write the process id to FILE

@@ -50,4 +50,21 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(proxy.stop(signal: SIGINT), 0, "SIGINT exits 0")
         XCTAssertFalse(FileManager.default.fileExists(atPath: socket), "the socket file is removed")
     }
+
+    /// Without a threads setting there is one worker per core the process may use (nproc
+    /// reads the same affinity mask); the config's value and --threads override it.
+    func testWorkersDefaultToOnePerCore() throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        let cores = Int(Harness.run("/usr/bin/nproc", [], timeout: 10).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        for (settings, args, expected) in [("", [String](), cores), ("ringproxy:\n  threads: 3\n", [], 3), ("ringproxy:\n  threads: 3\n", ["--threads", "1"], 1)] {
+            let port = Harness.freePort()
+            let path = try write("\(settings)p:\n  listen: 127.0.0.1:\(port)\n  redis: true\n  servers:\n    - 127.0.0.1:\(redis.port):1\n")
+            let proxy = try startRingproxy(config: path, port: port, extraArgs: args + ["-s", String(Harness.freePort())])
+            let client = try RESPClient(port: port)
+            XCTAssertEqual(try client.command("SET", "k", "v").text, "+OK\r\n")
+            XCTAssertEqual(proxy.stop(), 0)
+            XCTAssertTrue(proxy.log.contains(", \(expected) worker(s)"), "expected \(expected) workers: \(proxy.log)")
+        }
+    }
 }
