@@ -695,7 +695,9 @@ def write_results(args, workloads, names, results, errors, syscalls, notes, vers
     if scale:
         lines += ["## Connection scale: idle clients connected while 50 clients run GET -P 1 (32 B)", "",
                   "Each idle client is connected and has had one PING answered. RSS is VmRSS with them connected; "
-                  "the added RSS is that minus VmRSS just before they connected. The proxies are restarted before "
+                  "the added RSS is that minus VmRSS just before they connected, in the first round (the proxy just "
+                  "started; later rounds reuse what the previous round's clients freed, and the stats-read variant "
+                  "shares ringproxy's process, so it shows none). The proxies are restarted before "
                   "each idle-client count, so their memory holds nothing from the other workloads.", "",
                   "| idle clients | target | requests/s | p50 ms | p99 ms | CPU µs/request | RSS with idle clients MiB | RSS added by them MiB | peak RSS MiB | req/s vs nutcracker | RSS vs nutcracker |",
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -743,7 +745,8 @@ def table_rows(w, names, results, errors, scale):
         rps_ratio = ratio(m["rps"], base["rps"]) if base else ""
         if scale:
             rss = "%.1f" % (m["rss"] / 1024) if proxy else ""
-            added = "%.1f" % (m["added"] / 1024) if proxy else ""
+            first = results[(w.id, n)][0]["added"]
+            added = "%.1f" % (first / 1024) if proxy and n != RINGPROXY_STATS else ""
             rss_ratio = ratio(m["rss"], base["rss"]) if base and proxy else ""
             rows.append("| %s | %s | %.0f | %.3f | %.3f | %s | %s | %s | %s | %s | %s |" % (
                 format(w.idle, ","), label, m["rps"], m["p50"], m["p99"], cpu, rss, added, peak, rps_ratio, rss_ratio))
