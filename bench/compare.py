@@ -57,6 +57,9 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from loopback import free_port, wait_port  # noqa: E402  (tools/ is put on the path just above)
+
 BENCH = os.path.join(ROOT, "bench")
 TICKS = os.sysconf("SC_CLK_TCK")
 KEYSPACE = 100000  # redis-benchmark -r: keys key:000000000000 .. key:000000099999
@@ -70,25 +73,6 @@ RINGPROXY_STATS = "ringproxy, stats read 1/s"
 
 
 # ---------------------------------------------------------------- processes and /proc
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("%s exited with %d before listening on %d" % (proc.args[0], proc.returncode, port))
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nothing listens on %d" % port)
-
 
 def raise_nofile():
     """Soft fd limit up to the hard one, for this script and (as preexec_fn) for the servers,
@@ -386,7 +370,7 @@ def start_proxies(args, envoy, servers, tmp, procs, notes):
         f.write(twemproxy_yaml(port, servers))
     proc = start(["nutcracker", "-c", os.path.join(tmp, "nutcracker.yml"), "-s", str(free_port()),
                   "-a", "127.0.0.1"], procs)
-    wait_port(port, proc)
+    wait_port(port, proc, timeout=15)
     targets.append(Target(NUTCRACKER, port, proc))
 
     if envoy:
@@ -411,7 +395,7 @@ def start_proxies(args, envoy, servers, tmp, procs, notes):
         with open(conf, "w") as f:
             f.write(twemproxy_yaml(port, servers, "ringproxy:\n  threads: %d\n  admin: 127.0.0.1:%d\n" % (threads, admin)))
         proc = start([args.ringproxy, "-c", conf], procs)
-        wait_port(port, proc)
+        wait_port(port, proc, timeout=15)
         targets.append(Target(name, port, proc, admin_port=admin))
         return port, proc, admin
 
@@ -544,7 +528,7 @@ def main():
             server_procs.append(start(["redis-server", "--port", str(p), "--bind", "127.0.0.1", "--save", "",
                                        "--appendonly", "no", "--dir", tmp, "--maxclients", "15000"], procs))
         for p, proc in zip(servers, server_procs):
-            wait_port(p, proc)
+            wait_port(p, proc, timeout=15)
 
         direct = Target(DIRECT, servers[0], server_procs[0])
         envoy = find_envoy(args.envoy)

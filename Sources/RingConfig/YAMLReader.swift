@@ -11,8 +11,8 @@
 /// One node of a parsed file, with the 1-based line it starts on.
 public struct YAMLNode {
     public enum Kind {
-        /// `quoted` is true for '...' and "..." scalars (they never read as numbers or booleans).
-        case scalar(String, quoted: Bool)
+        /// Plain or quoted: nutcracker reads "400" as 400 too, so quoting changes nothing.
+        case scalar(String)
         case sequence([YAMLNode])
         case mapping(YAMLMapping)
     }
@@ -22,7 +22,7 @@ public struct YAMLNode {
 
     /// The text of a scalar, nil for a collection.
     public var string: String? {
-        if case let .scalar(s, _) = kind { return s }
+        if case let .scalar(s) = kind { return s }
         return nil
     }
 
@@ -177,6 +177,16 @@ private func isTokenStart(_ previous: UInt8) -> Bool {
         || previous == UInt8(ascii: ",") || previous == colon || previous == dash
 }
 
+/// A '- ' (or a lone '-') starting `text`: a list item.
+private func isSequenceItem(_ text: ArraySlice<UInt8>) -> Bool {
+    text.first == dash && (text.count == 1 || text[text.startIndex + 1] == space)
+}
+
+/// A ':' at `i` that ends a key: followed by a space or ending the text.
+private func isKeyColon(_ text: ArraySlice<UInt8>, _ i: Int) -> Bool {
+    text[i] == colon && (i + 1 == text.endIndex || text[i + 1] == space)
+}
+
 // MARK: block structure
 
 struct BlockReader {
@@ -200,10 +210,6 @@ struct BlockReader {
         return value
     }
 
-    private func isSequenceItem(_ text: ArraySlice<UInt8>) -> Bool {
-        text.first == dash && (text.count == 1 || text[text.startIndex + 1] == space)
-    }
-
     mutating func sequence(indent: Int) throws -> YAMLNode {
         var items: [YAMLNode] = []
         let start = current!.number
@@ -217,7 +223,7 @@ struct BlockReader {
                 if let below = current, below.indent > indent {
                     items.append(try block(indent: below.indent))
                 } else {
-                    items.append(YAMLNode(kind: .scalar("", quoted: false), line: line.number))
+                    items.append(YAMLNode(kind: .scalar(""), line: line.number))
                 }
             } else {
                 // "- item": the item starts on this line, as if it were its own line indented
@@ -259,7 +265,7 @@ struct BlockReader {
                     // YAML lets a list sit at its key's own indentation.
                     value = try sequence(indent: indent)
                 } else {
-                    value = YAMLNode(kind: .scalar("", quoted: false), line: line.number)
+                    value = YAMLNode(kind: .scalar(""), line: line.number)
                 }
             } else {
                 value = try inlineValue(rest, line: line.number)
@@ -272,31 +278,26 @@ struct BlockReader {
         return YAMLNode(kind: .mapping(map), line: start)
     }
 
-    /// Where the ':' that ends a block mapping key lies in the line (a ':' followed by a space
-    /// or ending the line, outside quotes and brackets), or nil when the line is no key.
+    /// Where the ':' that ends a block mapping key lies in the line (the first ':' followed by
+    /// a space or ending the line, after a quoted key if the key is quoted), or nil when the
+    /// line is no key.
     func keyEnd(_ line: Line) throws -> Int? {
         let text = stripComment(line.text)
         guard let first = text.first else { return nil }
         if first == UInt8(ascii: "[") || first == UInt8(ascii: "{") { return nil }
-        var i = text.startIndex
         if first == singleQuote || first == doubleQuote {
-            i = try quotedEnd(text, line: line.number)
-            var j = i
+            var j = try quotedEnd(text, line: line.number)
             while j < text.endIndex, text[j] == space { j += 1 }
-            return j < text.endIndex && text[j] == colon && (j + 1 == text.endIndex || text[j + 1] == space) ? j : nil
+            return j < text.endIndex && isKeyColon(text, j) ? j : nil
         }
-        while i < text.endIndex {
-            if text[i] == colon, i + 1 == text.endIndex || text[i + 1] == space { return i }
-            i += 1
-        }
-        return nil
+        return text.indices.first { isKeyColon(text, $0) }
     }
 
     /// A value written on one line after a key or '- ' (a flow collection may go on over the
     /// following lines until its brackets close).
     mutating func inlineValue(_ raw: ArraySlice<UInt8>, line number: Int) throws -> YAMLNode {
         let text = stripComment(raw)
-        guard let first = text.first else { return YAMLNode(kind: .scalar("", quoted: false), line: number) }
+        guard let first = text.first else { return YAMLNode(kind: .scalar(""), line: number) }
         switch first {
         case UInt8(ascii: "["), UInt8(ascii: "{"):
             var source = Array(text)
@@ -320,15 +321,15 @@ struct BlockReader {
             if text[end...].contains(where: { $0 != space }) {
                 throw YAMLError(line: number, message: "unexpected text after a quoted string")
             }
-            return YAMLNode(kind: .scalar(try unquote(text[..<end], line: number), quoted: true), line: number)
+            return YAMLNode(kind: .scalar(try unquote(text[..<end], line: number)), line: number)
         default:
-            if first == dash, text.count == 1 || text[text.startIndex + 1] == space {
+            if isSequenceItem(text) {
                 throw YAMLError(line: number, message: "a list item cannot start here")
             }
-            if text.indices.contains(where: { text[$0] == colon && ($0 + 1 == text.endIndex || text[$0 + 1] == space) }) {
+            if text.indices.contains(where: { isKeyColon(text, $0) }) {
                 throw YAMLError(line: number, message: "a 'key: value' cannot be a value here (quote the text if the ': ' belongs to it)")
             }
-            return YAMLNode(kind: .scalar(String(decoding: text, as: UTF8.self), quoted: false), line: number)
+            return YAMLNode(kind: .scalar(String(decoding: text, as: UTF8.self)), line: number)
         }
     }
 }
@@ -395,11 +396,6 @@ struct FlowReader {
     let line: Int
     var at = 0
 
-    init(bytes: [UInt8], line: Int) {
-        self.bytes = bytes
-        self.line = line
-    }
-
     /// Whether every bracket opened (outside quotes) is closed.
     var isBalanced: Bool {
         var depth = 0
@@ -435,19 +431,10 @@ struct FlowReader {
             at += 1
             var items: [YAMLNode] = []
             skipSpaces()
-            if at < bytes.count, bytes[at] == UInt8(ascii: "]") { at += 1; return YAMLNode(kind: .sequence(items), line: line) }
-            while true {
+            var closed = try closes(UInt8(ascii: "]"))
+            while !closed {
                 items.append(try value())
-                skipSpaces()
-                guard at < bytes.count else { throw fail("a '[' that is never closed") }
-                if bytes[at] == UInt8(ascii: ",") {
-                    at += 1
-                    skipSpaces()
-                    if at < bytes.count, bytes[at] == UInt8(ascii: "]") { at += 1; break }  // a trailing comma
-                    continue
-                }
-                if bytes[at] == UInt8(ascii: "]") { at += 1; break }
-                throw fail("expected ',' or ']' in a list")
+                closed = try afterItem(opening: "[", closing: "]", in: "a list")
             }
             return YAMLNode(kind: .sequence(items), line: line)
         case UInt8(ascii: "{"):
@@ -455,24 +442,42 @@ struct FlowReader {
             var map = YAMLMapping()
             var seen: Set<String> = []
             skipSpaces()
-            if at < bytes.count, bytes[at] == UInt8(ascii: "}") { at += 1; return YAMLNode(kind: .mapping(map), line: line) }
-            while true {
+            var closed = try closes(UInt8(ascii: "}"))
+            while !closed {
                 let key = try scalar(inMapping: true)
-                guard let name = key.string, seen.insert(name).inserted else { throw fail("duplicate key '\(key.string ?? "")'") }
+                let name = key.string ?? ""
+                guard seen.insert(name).inserted else { throw fail("duplicate key '\(name)'") }
                 skipSpaces()
                 guard at < bytes.count, bytes[at] == colon else { throw fail("expected ':' after '\(name)' in a mapping") }
                 at += 1
                 map.append(key, try value())
-                skipSpaces()
-                guard at < bytes.count else { throw fail("a '{' that is never closed") }
-                if bytes[at] == UInt8(ascii: ",") { at += 1; skipSpaces(); if at < bytes.count, bytes[at] == UInt8(ascii: "}") { at += 1; break }; continue }
-                if bytes[at] == UInt8(ascii: "}") { at += 1; break }
-                throw fail("expected ',' or '}' in a mapping")
+                closed = try afterItem(opening: "{", closing: "}", in: "a mapping")
             }
             return YAMLNode(kind: .mapping(map), line: line)
         default:
             return try scalar(inMapping: false)
         }
+    }
+
+    /// Consumes `close` if it comes next (after spaces).
+    private mutating func closes(_ close: UInt8) throws -> Bool {
+        skipSpaces()
+        guard at < bytes.count, bytes[at] == close else { return false }
+        at += 1
+        return true
+    }
+
+    /// After an item: a ',' (then another item, unless it is a trailing comma before
+    /// `closing`) or `closing`. Returns true once the collection is closed.
+    private mutating func afterItem(opening: Unicode.Scalar, closing: Unicode.Scalar, in what: String) throws -> Bool {
+        skipSpaces()
+        guard at < bytes.count else { throw fail("a '\(opening)' that is never closed") }
+        if bytes[at] == UInt8(ascii: ",") {
+            at += 1
+            return try closes(UInt8(ascii: closing))
+        }
+        if bytes[at] == UInt8(ascii: closing) { at += 1; return true }
+        throw fail("expected ',' or '\(closing)' in \(what)")
     }
 
     /// A scalar inside a flow collection: quoted, or plain up to ',' ']' '}' (and ': ' for a key).
@@ -485,7 +490,7 @@ struct FlowReader {
             let end = try quotedEnd(slice, line: line)
             let text = try unquote(slice[..<end], line: line)
             at = end
-            return YAMLNode(kind: .scalar(text, quoted: true), line: line)
+            return YAMLNode(kind: .scalar(text), line: line)
         }
         if c == UInt8(ascii: "[") || c == UInt8(ascii: "{") { throw fail("a list or mapping cannot be a key") }
         if c == UInt8(ascii: "&") || c == UInt8(ascii: "*") || c == UInt8(ascii: "!") {
@@ -495,12 +500,12 @@ struct FlowReader {
         while at < bytes.count {
             let b = bytes[at]
             if b == UInt8(ascii: ",") || b == UInt8(ascii: "]") || b == UInt8(ascii: "}") { break }
-            if inMapping, b == colon, at + 1 == bytes.count || bytes[at + 1] == space { break }
+            if inMapping, isKeyColon(bytes[...], at) { break }
             at += 1
         }
         var end = at
         while end > start, bytes[end - 1] == space || bytes[end - 1] == tab { end -= 1 }
-        return YAMLNode(kind: .scalar(String(decoding: bytes[start..<end], as: UTF8.self), quoted: false), line: line)
+        return YAMLNode(kind: .scalar(String(decoding: bytes[start..<end], as: UTF8.self)), line: line)
     }
 
     mutating func expectEnd() throws {

@@ -19,7 +19,7 @@ final class YAMLDifferentialTests: XCTestCase {
     /// Our tree as JSON: scalars as strings, mappings as objects in file order.
     func json(_ node: YAMLNode) -> String {
         switch node.kind {
-        case let .scalar(s, _):
+        case let .scalar(s):
             var out = "\""
             for u in s.unicodeScalars {
                 switch u {
