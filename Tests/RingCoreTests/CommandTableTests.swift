@@ -126,6 +126,6 @@ final class CommandTableTests: XCTestCase {
         XCTAssertNil(Array("nosuch".utf8).withUnsafeBytes { table.lookup(container: "object", sub: $0) })
         XCTAssertEqual(info("object")?.spec.hasSubcommands, true)
         XCTAssertEqual(Array("help".utf8).withUnsafeBytes { table.lookup(container: "object", sub: $0) }?.route,
-                       .unsupported(.needsAllServers))
+                       .unsupported(.serverAdministration))
     }
 }

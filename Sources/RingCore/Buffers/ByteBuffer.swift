@@ -117,6 +117,10 @@ public final class ByteBuffer {
 
     @inlinable public func clear() { readIndex = 0; writeIndex = 0 }
 
+    /// A buffer emptied after a burst gives its memory back above this size, so an idle
+    /// connection does not pin what one large reply needed.
+    public static let idleLimit = 64 * 1024
+
     /// Frees the memory of an empty buffer larger than `threshold`, so one burst does not
     /// pin a large allocation on an idle connection.
     public func releaseIfIdle(threshold: Int) {

@@ -2,63 +2,6 @@
 // COMMAND reply) and what the proxy does with each command. Lookup is by the raw argument
 // bytes, case-insensitive, with no String made on the request path.
 
-public struct CommandFlags: OptionSet, Sendable {
-    public let rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public static let write = CommandFlags(rawValue: 1 << 0)
-    public static let readonly = CommandFlags(rawValue: 1 << 1)
-    public static let denyoom = CommandFlags(rawValue: 1 << 2)
-    public static let admin = CommandFlags(rawValue: 1 << 3)
-    public static let pubsub = CommandFlags(rawValue: 1 << 4)
-    public static let noscript = CommandFlags(rawValue: 1 << 5)
-    public static let blocking = CommandFlags(rawValue: 1 << 6)
-    public static let loading = CommandFlags(rawValue: 1 << 7)
-    public static let stale = CommandFlags(rawValue: 1 << 8)
-    public static let skipMonitor = CommandFlags(rawValue: 1 << 9)
-    public static let skipSlowlog = CommandFlags(rawValue: 1 << 10)
-    public static let fast = CommandFlags(rawValue: 1 << 11)
-    public static let noAuth = CommandFlags(rawValue: 1 << 12)
-    public static let mayReplicate = CommandFlags(rawValue: 1 << 13)
-    public static let movablekeys = CommandFlags(rawValue: 1 << 14)
-    public static let noMandatoryKeys = CommandFlags(rawValue: 1 << 15)
-    public static let noMulti = CommandFlags(rawValue: 1 << 16)
-    public static let allowBusy = CommandFlags(rawValue: 1 << 17)
-    public static let asking = CommandFlags(rawValue: 1 << 18)
-    public static let noAsyncLoading = CommandFlags(rawValue: 1 << 19)
-}
-
-/// One row of Redis's command table.
-public struct RedisCommandSpec: Sendable {
-    public let name: String
-    /// Redis's arity: N means exactly N arguments (name included), -N means at least N.
-    public let arity: Int
-    public let firstKey: Int
-    /// Negative counts from the end: -1 is the last argument.
-    public let lastKey: Int
-    public let keyStep: Int
-    public let flags: CommandFlags
-    /// For commands whose keys follow a count argument (EVAL, ZUNIONSTORE, LMPOP, ...):
-    /// the count's index, the first key's index, and the step.
-    public let keyCount: (countIndex: Int, firstKey: Int, step: Int)?
-    public let hasSubcommands: Bool
-
-    public init(_ name: String, _ arity: Int, _ firstKey: Int, _ lastKey: Int, _ keyStep: Int,
-                _ flags: CommandFlags, _ keyCount: (Int, Int, Int)?, _ hasSubcommands: Bool) {
-        self.name = name
-        self.arity = arity
-        self.firstKey = firstKey
-        self.lastKey = lastKey
-        self.keyStep = keyStep
-        self.flags = flags
-        self.keyCount = keyCount.map { (countIndex: $0.0, firstKey: $0.1, step: $0.2) }
-        self.hasSubcommands = hasSubcommands
-    }
-
-    public func arityAccepts(_ argc: Int) -> Bool {
-        arity >= 0 ? argc == arity : argc >= -arity
-    }
-}
-
 /// What the proxy does with a command.
 public enum CommandRoute: Equatable, Sendable {
     /// Sent to the server that owns its key(s); all keys must be on one server.
@@ -102,6 +45,8 @@ public struct CommandInfo: Sendable {
     public let displayName: String
     /// What a read answers when its server is down and the pool answers misses.
     public let miss: MissReply
+    /// Split commands: the name each server's part is sent as.
+    public let wireName: StaticString?
     /// Position in `CommandTable.commands` (for per-command statistics).
     public let index: Int
 }
@@ -117,7 +62,8 @@ public struct CommandTable: Sendable {
     public init(specs: [RedisCommandSpec]) {
         commands = specs.enumerated().map { i, spec in
             CommandInfo(spec: spec, route: CommandTable.route(for: spec), displayName: spec.name.uppercased(),
-                        miss: MissReply.forCommand(spec), index: i)
+                        miss: MissReply.forCommand(spec), wireName: ProxyCommandPolicy.row(spec.name)?.wireName,
+                        index: i)
         }
         var size = 1
         while size < commands.count * 4 { size <<= 1 }
@@ -132,16 +78,10 @@ public struct CommandTable: Sendable {
     }
 
     @inline(__always)
-    static func lower(_ c: UInt8) -> UInt8 {
-        c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z") ? c | 0x20 : c
-    }
+    static func lower(_ c: UInt8) -> UInt8 { ASCII.lower(c) }
 
     @inline(__always)
-    static func hash(_ name: UnsafeRawBufferPointer) -> Int {
-        var h: UInt32 = 2166136261
-        for c in name { h = (h ^ UInt32(lower(c))) &* 16777619 }
-        return Int(h)
-    }
+    static func hash(_ name: UnsafeRawBufferPointer) -> Int { Int(ASCII.caseFoldedHash(name)) }
 
     /// The command named by `name` (any case), or nil. For subcommands pass
     /// "container|sub" as two parts via `lookup(container:sub:)`.
@@ -174,38 +114,44 @@ public struct CommandTable: Sendable {
         return i == bytes.count
     }
 
-    /// The routing policy, derived from the metadata with a few named exceptions.
-    static func route(for spec: RedisCommandSpec) -> CommandRoute {
-        switch spec.name {
-        case "mget": return .split(.values)
-        case "mset": return .split(.allOK)
-        case "del", "unlink", "exists", "touch": return .split(.sum)
-        case "ping": return .local(.ping)
-        case "echo": return .local(.echo)
-        case "quit": return .local(.quit)
-        case "select": return .local(.select)
-        case "command": return .local(.command)
-        case "config": return .local(.config)
-        case "client": return .local(.client)
-        case "hello": return .local(.hello)
-        case "auth": return .local(.auth)
-        case "info": return .local(.info)
-        case "time": return .local(.time)
-        case "multi", "exec", "discard", "watch", "unwatch", "monitor", "sync", "psync",
-             "reset", "xread", "xreadgroup", "wait":
-            return .unsupported(.needsDedicatedConnection)
-        case "shutdown", "debug", "replicaof", "slaveof", "failover", "migrate", "module",
-             "acl", "bgsave", "bgrewriteaof", "save", "lastsave", "cluster", "readonly",
-             "readwrite", "asking", "latency", "slowlog", "memory", "lolwut", "swapdb",
-             "role", "replconf", "pfdebug", "pfselftest":
-            return .unsupported(.serverAdministration)
-        default: break
+    /// The routing policy: ProxyCommandPolicy's action where it has one, else derived from
+    /// Redis's metadata. `rule` says which fact decided, so a test can check that no command
+    /// is routed by the last-resort fallback.
+    public static func classify(_ spec: RedisCommandSpec) -> (route: CommandRoute, rule: ClassificationRule) {
+        switch ProxyCommandPolicy.row(spec.name)?.action {
+        case let .local(command)?: return (.local(command), .proxyTable)
+        case let .refuse(reason)?: return (.unsupported(reason), .proxyTable)
+        case .oneServer?: return (.keyed, .proxyTable)
+        case nil: break
+        }
+        if spec.requestPolicy == .multiShard {
+            switch spec.responsePolicy {
+            case .none: return (.split(.values), .requestPolicy)
+            case .allSucceeded: return (.split(.allOK), .requestPolicy)
+            case .aggSum: return (.split(.sum), .requestPolicy)
+            default: return (.keyed, .fallback)
+            }
         }
         if spec.flags.contains(.blocking) || spec.flags.contains(.pubsub) {
-            return .unsupported(.needsDedicatedConnection)
+            return (.unsupported(.needsDedicatedConnection), .flags)
         }
-        if spec.hasSubcommands { return .keyed }  // resolved per subcommand at request time
-        if spec.firstKey == 0 && spec.keyCount == nil { return .unsupported(.needsAllServers) }
-        return .keyed
+        if spec.hasSubcommands { return (.keyed, .subcommands) }  // resolved per subcommand at request time
+        if spec.firstKey > 0 || spec.keyCount != nil { return (.keyed, .keySpec) }
+        switch spec.requestPolicy {
+        case .allShards, .allNodes, .special: return (.unsupported(.needsAllServers), .requestPolicy)
+        case .none, .multiShard: break
+        }
+        if spec.flags.contains(.admin) { return (.unsupported(.serverAdministration), .flags) }
+        return (.unsupported(.needsAllServers), .fallback)
     }
+
+    static func route(for spec: RedisCommandSpec) -> CommandRoute { classify(spec).route }
+}
+
+/// Which fact decided a command's route (see `CommandTable.classify`).
+public enum ClassificationRule: Equatable, Sendable {
+    case proxyTable, requestPolicy, flags, subcommands, keySpec
+    /// Nothing said: a keyless command refused as needing every server. No command of the
+    /// table may end here; CommandPolicyTests lists any that do.
+    case fallback
 }

@@ -8,10 +8,6 @@ public enum RESPVersion: UInt8, Sendable {
 }
 
 extension ByteBuffer {
-    public func appendSimpleString(_ text: String) {
-        append(UInt8(ascii: "+")); append(string: text); append("\r\n")
-    }
-
     /// `message` starts with the error code ("ERR ...", "NOAUTH ..."); CR and LF are replaced
     /// so a message can never break the framing.
     public func appendError(_ message: String) {

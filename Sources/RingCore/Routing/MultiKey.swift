@@ -3,18 +3,6 @@
 // one reply the client expects: MGET's values in the client's key order, MSET's single +OK,
 // the others' sum. Pure: the caller sends the parts and feeds back the replies.
 
-/// The command a split part is sent as: the client's command, spelled as Redis does.
-public func splitCommandName(_ name: String) -> StaticString {
-    switch name {
-    case "mget": return "MGET"
-    case "mset": return "MSET"
-    case "del": return "DEL"
-    case "unlink": return "UNLINK"
-    case "exists": return "EXISTS"
-    default: return "TOUCH"
-    }
-}
-
 /// Writes one server's part of a split command: `name` followed by the arguments at
 /// `indices` (for MSET, each key index is followed by its value).
 public func writeSplitCommand(name: StaticString, args: [ArgumentSpan], request: UnsafeRawBufferPointer,

@@ -11,6 +11,10 @@ public final class Worker: FlushScheduler {
     public let id: Int
     public let loop = EventLoop()
     let commands = CommandTable.redis70
+    /// Decides each request of this worker's clients; holds the last split's plan.
+    var planner = RoutePlanner(table: CommandTable.redis70)
+    /// One split part's argument indices, reused by every split of this worker.
+    var partIndices: [Int] = []
     private(set) var pools: [PoolRuntime] = []
     private var flushList: [Stream] = []
     /// The batch being flushed; swapped with `flushList` so neither array is copied (a
@@ -283,8 +287,10 @@ final class PoolRuntime {
     /// The pool's position in the config (and on the HealthBoard).
     let index: Int
     var placement: KeyPlacement
-    /// By command-table index: refused by the pool's deny_commands.
-    let denied: [Bool]
+    /// What the pool decides about requests (deny_commands, hash tag), for RoutePlanner.
+    let policy: PoolPolicy
+    /// What the proxy's own commands may know of the pool (AUTH's password...).
+    let localSettings: LocalSettings
     private(set) var servers: [UpstreamServer] = []
     private var listeners: [Listener] = []
 
@@ -294,7 +300,9 @@ final class PoolRuntime {
         self.index = index
         self.placement = config.placement()
         let table = worker.commands
-        denied = table.commands.map { config.denyCommands.contains($0.spec.name) }
+        policy = PoolPolicy(name: config.name, denyCommands: config.denyCommands, hashTag: config.hashTag, table: table)
+        localSettings = LocalSettings(password: config.clientPassword, user: config.clientUser,
+                                      commandCount: table.commands.filter { !$0.spec.name.contains("|") }.count)
         for (i, spec) in config.servers.enumerated() {
             servers.append(UpstreamServer(worker: worker, pool: self, spec: spec, index: i, address: addresses[i]))
         }

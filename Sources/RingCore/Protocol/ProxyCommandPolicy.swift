@@ -1,0 +1,131 @@
+// What this proxy must know about a command that Redis's COMMAND reply does not say: the
+// commands it answers itself, the ones it refuses and why, the miss a read answers for a
+// down server, the wire name of a split command's parts, and the default deny-list. One
+// table, read by CommandTable; everything else comes from Redis's own metadata.
+
+/// What the proxy does with a command instead of what Redis's metadata would suggest.
+public enum ProxyAction: Equatable, Sendable {
+    /// Answered by the proxy itself.
+    case local(LocalCommand)
+    /// Refused with an error naming the reason.
+    case refuse(UnsupportedReason)
+    /// Routed by its keys to one server even though Redis tips it `multi_shard`: MSETNX
+    /// must set all of its keys or none, which parts on several servers cannot promise.
+    case oneServer
+}
+
+public struct ProxyCommandRow: Sendable {
+    public let name: String
+    public let action: ProxyAction?
+    /// The reply a read gets for a down server in `down_server_reply: miss` pools; nil takes
+    /// the default (an error for writes, a null for single-key reads).
+    public let miss: MissReply?
+    /// The command a split part is sent as, spelled as Redis does.
+    public let wireName: StaticString?
+    /// In the default `deny_commands`: it can wipe or reconfigure servers shared by others.
+    public let deniedByDefault: Bool
+
+    init(_ name: String, _ action: ProxyAction? = nil, miss: MissReply? = nil, wire: StaticString? = nil,
+         denied: Bool = false) {
+        self.name = name
+        self.action = action
+        self.miss = miss
+        self.wireName = wire
+        self.deniedByDefault = denied
+    }
+}
+
+public enum ProxyCommandPolicy {
+    private static func local(_ name: String, _ command: LocalCommand) -> ProxyCommandRow {
+        ProxyCommandRow(name, .local(command))
+    }
+    private static func admin(_ name: String, denied: Bool = false) -> ProxyCommandRow {
+        ProxyCommandRow(name, .refuse(.serverAdministration), denied: denied)
+    }
+    private static func dedicated(_ name: String, denied: Bool = false) -> ProxyCommandRow {
+        ProxyCommandRow(name, .refuse(.needsDedicatedConnection), denied: denied)
+    }
+    private static func miss(_ name: String, _ reply: MissReply) -> ProxyCommandRow {
+        ProxyCommandRow(name, miss: reply)
+    }
+
+    public static let rows: [ProxyCommandRow] = [
+        // Split by key (Redis tips them multi_shard); the miss of a down server's keys.
+        ProxyCommandRow("mget", miss: .nulls(fromArgument: 1), wire: "MGET"),
+        ProxyCommandRow("mset", wire: "MSET"),
+        ProxyCommandRow("del", wire: "DEL"),
+        ProxyCommandRow("unlink", wire: "UNLINK"),
+        ProxyCommandRow("exists", miss: .zero, wire: "EXISTS"),
+        ProxyCommandRow("touch", miss: .zero, wire: "TOUCH"),
+        ProxyCommandRow("msetnx", .oneServer),
+
+        // Answered by the proxy: they concern the connection, or clients ask them at start.
+        local("ping", .ping), local("echo", .echo), local("quit", .quit), local("select", .select),
+        local("command", .command), local("config", .config), local("client", .client),
+        local("hello", .hello), local("auth", .auth), local("info", .info), local("time", .time),
+
+        // A client tied to one server connection; shared pipelined connections cannot.
+        dedicated("multi"), dedicated("exec"), dedicated("discard"), dedicated("watch"), dedicated("unwatch"),
+        dedicated("monitor", denied: true), dedicated("sync"), dedicated("psync"), dedicated("reset"),
+        dedicated("xread"), dedicated("xreadgroup"), dedicated("wait"),
+
+        // One server's administration, meaningless through a proxy that hides which is which.
+        admin("shutdown", denied: true), admin("debug", denied: true), admin("replicaof", denied: true),
+        admin("slaveof", denied: true), admin("failover", denied: true), admin("migrate", denied: true),
+        admin("module", denied: true), admin("acl", denied: true), admin("bgsave", denied: true),
+        admin("bgrewriteaof", denied: true), admin("save", denied: true), admin("swapdb", denied: true),
+        admin("lastsave"), admin("cluster"), admin("readonly"), admin("readwrite"), admin("asking"),
+        admin("latency"), admin("slowlog"), admin("memory"), admin("lolwut"), admin("role"),
+        admin("replconf"), admin("pfdebug"), admin("pfselftest"), admin("script|debug"),
+        admin("object|help"), admin("xgroup|help"), admin("xinfo|help"), admin("pubsub|help"),
+        admin("script|help"), admin("function|help"),
+
+        // Keyless reads of every server's data (no all_shards tip in Redis 7.0).
+        ProxyCommandRow("function|dump", .refuse(.needsAllServers)),
+        ProxyCommandRow("function|list", .refuse(.needsAllServers)),
+
+        // Denied by default although routable: they wipe or reconfigure shared servers.
+        ProxyCommandRow("flushall", denied: true), ProxyCommandRow("flushdb", denied: true),
+        ProxyCommandRow("config|set", denied: true), ProxyCommandRow("config|rewrite", denied: true),
+        ProxyCommandRow("config|resetstat", denied: true), ProxyCommandRow("script|flush", denied: true),
+        ProxyCommandRow("script|kill", denied: true),
+
+        // Misses: what the command answers for a key that does not exist.
+        miss("hexists", .zero), miss("sismember", .zero), miss("strlen", .zero), miss("llen", .zero),
+        miss("scard", .zero), miss("hlen", .zero), miss("zcard", .zero), miss("hstrlen", .zero),
+        miss("bitcount", .zero), miss("pfcount", .zero), miss("xlen", .zero), miss("zcount", .zero),
+        miss("zlexcount", .zero), miss("getbit", .zero), miss("bitpos", .zero), miss("sintercard", .zero),
+        miss("zintercard", .zero),
+        miss("ttl", .minusTwo), miss("pttl", .minusTwo), miss("expiretime", .minusTwo), miss("pexpiretime", .minusTwo),
+        miss("lrange", .emptyArray), miss("zrange", .emptyArray), miss("zrangebyscore", .emptyArray),
+        miss("zrevrange", .emptyArray), miss("zrevrangebyscore", .emptyArray), miss("zrangebylex", .emptyArray),
+        miss("zrevrangebylex", .emptyArray), miss("hkeys", .emptyArray), miss("hvals", .emptyArray),
+        miss("xrange", .emptyArray), miss("xrevrange", .emptyArray), miss("sort_ro", .emptyArray),
+        miss("zdiff", .emptyArray), miss("zinter", .emptyArray), miss("zunion", .emptyArray),
+        miss("hrandfield", .emptyArray), miss("zrandmember", .emptyArray), miss("georadius_ro", .emptyArray),
+        miss("georadiusbymember_ro", .emptyArray), miss("geosearch", .emptyArray),
+        miss("hgetall", .emptyMap),
+        miss("smembers", .emptySet), miss("sinter", .emptySet), miss("sunion", .emptySet), miss("sdiff", .emptySet),
+        miss("type", .none),
+        miss("getrange", .emptyBulk), miss("substr", .emptyBulk), miss("lcs", .emptyBulk),
+        miss("hmget", .nulls(fromArgument: 2)), miss("zmscore", .nulls(fromArgument: 2)),
+        miss("geopos", .nulls(fromArgument: 2)), miss("smismember", .zeros(fromArgument: 2)),
+        // A script's answer cannot be made up: an error naming the server.
+        miss("eval_ro", .error), miss("evalsha_ro", .error), miss("fcall_ro", .error),
+    ]
+
+    /// The row for `name` ("container|sub" for subcommands), if the proxy has one.
+    public static func row(_ name: String) -> ProxyCommandRow? { rowsByName[name] }
+
+    private static let rowsByName: [String: ProxyCommandRow] = {
+        var d: [String: ProxyCommandRow] = [:]
+        for r in rows {
+            precondition(d[r.name] == nil, "ProxyCommandPolicy lists \(r.name) twice")
+            d[r.name] = r
+        }
+        return d
+    }()
+
+    /// The default `deny_commands` of a pool.
+    public static let deniedByDefault: [String] = rows.filter(\.deniedByDefault).map(\.name)
+}

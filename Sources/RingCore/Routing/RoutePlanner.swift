@@ -1,0 +1,152 @@
+// What to do with one request: forward it whole to one server, split it over several,
+// answer it in the proxy, or refuse it with an error. A pure decision from the command
+// table, the pool's policy, the session's state and the request's bytes; the connection
+// layer carries it out. The fuzz harness calls this very function.
+
+/// What a pool decides about requests, independent of connections and health.
+public struct PoolPolicy: Sendable {
+    public let name: String
+    /// By command index: refused through `deny_commands`.
+    public let denied: [Bool]
+    public let hashTag: HashTag?
+
+    public init(name: String, denied: [Bool], hashTag: HashTag?) {
+        self.name = name
+        self.denied = denied
+        self.hashTag = hashTag
+    }
+
+    /// `denyCommands` are lower-case names, "container|sub" for subcommands.
+    public init(name: String, denyCommands: [String], hashTag: HashTag?, table: CommandTable) {
+        let deny = Set(denyCommands)
+        self.init(name: name, denied: table.commands.map { deny.contains($0.spec.name) }, hashTag: hashTag)
+    }
+}
+
+public enum RouteDecision: Equatable, Sendable {
+    /// The whole request to `server`; `miss` answers it if that server is down and the
+    /// pool answers misses. `command` is the command's index in the table (for stats).
+    case forward(server: Int, command: Int, miss: MissReply)
+    /// Keys on several servers: the planner's `keyServers` and `partServers` hold where
+    /// each key goes, until the next `plan`.
+    case split(SplitKind, command: Int)
+    /// Answered by the proxy.
+    case local(LocalCommand, command: Int)
+    case reject(ProxyError)
+}
+
+public struct RoutePlanner {
+    public let table: CommandTable
+    /// For the last `.split`: each key's server, in the client's key order.
+    public private(set) var keyServers: [Int] = []
+    /// For the last `.split`: the servers, in the order of their first key.
+    public private(set) var partServers: [Int] = []
+
+    public init(table: CommandTable) {
+        self.table = table
+    }
+
+    public mutating func plan(_ request: RequestView, state: SessionState, pool: PoolPolicy,
+                              placement: KeyPlacement) -> RouteDecision {
+        let argc = request.count
+        guard let info = table.lookup(request[0]) else {
+            return .reject(.unknownCommand(name: request.string(0), args: (1..<min(argc, 4)).map { request.string($0) }))
+        }
+        if !state.authenticated {
+            switch info.route {
+            case .local(.auth), .local(.hello), .local(.quit): break
+            default: return .reject(.noAuth)
+            }
+        }
+        if pool.denied[info.index] {
+            return .reject(.denied(command: info.displayName, pool: pool.name))
+        }
+        var sub: CommandInfo?
+        if info.spec.hasSubcommands && argc >= 2 {
+            sub = table.lookup(container: info.spec.name, sub: request[1])
+            if let s = sub, pool.denied[s.index] {
+                return .reject(.denied(command: s.displayName.replacingPipe(), pool: pool.name))
+            }
+        }
+        if !info.spec.arityAccepts(argc) {
+            return .reject(.wrongArity(command: info.spec.name))
+        }
+        switch info.route {
+        case let .local(command):
+            return .local(command, command: info.index)
+        case let .unsupported(reason):
+            return .reject(.unsupported(command: info.displayName, reason))
+        case let .split(kind):
+            return planSplit(kind, info, request, pool: pool, placement: placement)
+        case .keyed:
+            guard info.spec.hasSubcommands else {
+                return planKeyed(info.spec, info.displayName, request, miss: info.miss, command: info.index,
+                                 pool: pool, placement: placement)
+            }
+            guard let s = sub else {
+                return .reject(.unknownSubcommand(sub: argc >= 2 ? request.string(1) : "", container: info.displayName))
+            }
+            let display = s.displayName.replacingPipe()
+            if case let .unsupported(reason) = s.route { return .reject(.unsupported(command: display, reason)) }
+            if !s.spec.arityAccepts(argc) { return .reject(.wrongArity(command: s.spec.name)) }
+            return planKeyed(s.spec, display, request, miss: s.miss, command: info.index, pool: pool, placement: placement)
+        }
+    }
+
+    /// Every key must live on one server.
+    private func planKeyed(_ spec: RedisCommandSpec, _ display: String, _ request: RequestView, miss: MissReply,
+                           command: Int, pool: PoolPolicy, placement: KeyPlacement) -> RouteDecision {
+        let argc = request.count
+        var keyCount: Int?
+        if let kc = spec.keyCount {
+            guard kc.countIndex < argc, let n = request.integer(kc.countIndex) else { return .reject(.notInteger) }
+            switch KeyPositions.validateKeyCount(spec, argc: argc, value: n) {
+            case .failure(.badKeyCount): return .reject(.negativeKeyCount)
+            case .failure(.keyCountTooLarge): return .reject(.keyCountTooLarge)
+            case .success: keyCount = n
+            }
+        }
+        var target = -2
+        var conflict = false
+        KeyPositions.forEach(spec, argc: argc, keyCountValue: keyCount) { i in
+            let s = placement.server(forKey: request[i])
+            if target == -2 { target = s } else if s != target { conflict = true }
+        }
+        if target == -2 { return .reject(.noKeys(command: display)) }
+        if conflict { return .reject(.crossServer(command: display, hashTag: pool.hashTag)) }
+        if target < 0 { return .reject(.noLiveUpstream(pool: pool.name)) }
+        return .forward(server: target, command: command, miss: miss)
+    }
+
+    /// MGET, MSET, DEL...: each key's server; one server means the request goes whole.
+    private mutating func planSplit(_ kind: SplitKind, _ info: CommandInfo, _ request: RequestView,
+                                    pool: PoolPolicy, placement: KeyPlacement) -> RouteDecision {
+        let argc = request.count
+        let step = kind.argumentsPerKey
+        if (argc - 1) % step != 0 { return .reject(.wrongArity(command: info.spec.name)) }
+        keyServers.removeAll(keepingCapacity: true)
+        partServers.removeAll(keepingCapacity: true)
+        for i in stride(from: 1, to: argc, by: step) {
+            let s = placement.server(forKey: request[i])
+            if s < 0 { return .reject(.noLiveUpstream(pool: pool.name)) }
+            keyServers.append(s)
+            if !partServers.contains(s) { partServers.append(s) }
+        }
+        if partServers.count == 1 {
+            return .forward(server: partServers[0], command: info.index, miss: info.miss)
+        }
+        return .split(kind, command: info.index)
+    }
+}
+
+extension SplitKind {
+    /// MSET's parts carry each key's value after it.
+    @inlinable public var argumentsPerKey: Int { self == .allOK ? 2 : 1 }
+}
+
+extension String {
+    /// "OBJECT|ENCODING" -> "OBJECT ENCODING", for error messages.
+    public func replacingPipe() -> String {
+        String(map { $0 == "|" ? " " : $0 })
+    }
+}

@@ -1,0 +1,229 @@
+// Commands the proxy answers itself, because they concern the connection (PING, HELLO,
+// AUTH, SELECT, CLIENT, QUIT) or because clients ask them at start-up (COMMAND from
+// redis-cli, CONFIG GET from redis-benchmark). Each is a function of the request and the
+// session's state: it writes the reply (in the client's protocol) and changes the state;
+// the connection layer only carries out the returned effect.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum RingProxyVersion {
+    public static let string = "0.1.0"
+    /// What HELLO and INFO report as the Redis version: the command set the proxy routes.
+    public static let redisCompatible = "7.0.15"
+}
+
+/// What a pool lets local commands know.
+public struct LocalSettings: Sendable {
+    /// The password clients must give; nil: no AUTH needed.
+    public var password: String?
+    /// The user name AUTH must name, if any ("default" otherwise).
+    public var user: String?
+    /// Top-level commands in the table, for COMMAND COUNT.
+    public var commandCount: Int
+
+    public init(password: String?, user: String?, commandCount: Int) {
+        self.password = password
+        self.user = user
+        self.commandCount = commandCount
+    }
+}
+
+/// What the connection must do after a local command's reply.
+public enum LocalEffect: Equatable, Sendable {
+    case none
+    /// QUIT: close once the reply is written.
+    case close
+}
+
+public enum LocalCommands {
+    /// Answers `command` into `out`. `info` is asked for only by INFO (it sums every
+    /// worker's counters, which only the server layer can read).
+    public static func run(_ command: LocalCommand, _ request: RequestView, state: inout SessionState,
+                           settings: LocalSettings, info: @autoclosure () -> String, out: ByteBuffer) -> LocalEffect {
+        let argc = request.count
+        switch command {
+        case .ping:
+            if argc == 1 { out.append("+PONG\r\n") } else if argc == 2 { out.appendBulk(request[1]) } else {
+                out.appendError(ProxyError.wrongArity(command: "ping").message)
+            }
+        case .echo:
+            out.appendBulk(request[1])
+        case .quit:
+            out.append("+OK\r\n")
+            return .close
+        case .select:
+            if request.integer(1) == 0 {
+                out.append("+OK\r\n")
+            } else {
+                out.appendError("ERR ringproxy serves one database per pool; only SELECT 0 is allowed (the pool's redis_db picks the servers' database)")
+            }
+        case .command:
+            commandCommand(request, state: state, settings: settings, out: out)
+        case .config:
+            configCommand(request, state: state, out: out)
+        case .client:
+            clientCommand(request, state: &state, out: out)
+        case .hello:
+            hello(request, state: &state, settings: settings, out: out)
+        case .auth:
+            if argc == 2 {
+                if authenticate(user: nil, password: request[1], state: &state, settings: settings, out: out) {
+                    out.append("+OK\r\n")
+                }
+            } else if argc == 3 {
+                if authenticate(user: request[1], password: request[2], state: &state, settings: settings, out: out) {
+                    out.append("+OK\r\n")
+                }
+            } else {
+                out.appendError("ERR syntax error")
+            }
+        case .info:
+            out.appendBulk(string: info())
+        case .time:
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            out.appendArrayHeader(2)
+            out.appendBulk(string: String(now.tv_sec))
+            out.appendBulk(string: String(now.tv_nsec / 1000))
+        }
+        return .none
+    }
+
+    /// Compares in time independent of where the first difference is.
+    static func constantTimeEquals(_ a: UnsafeRawBufferPointer, _ b: String) -> Bool {
+        let expected = Array(b.utf8)
+        var diff = UInt8(truncatingIfNeeded: a.count ^ expected.count)
+        for i in 0..<max(a.count, expected.count) {
+            let x = i < a.count ? a[i] : 0
+            let y = i < expected.count ? expected[i] : 0
+            diff |= x ^ y
+        }
+        return diff == 0 && a.count == expected.count
+    }
+
+    /// Checks the credentials and marks the session authenticated; on failure writes the
+    /// error and returns false. Writes nothing on success.
+    static func authenticate(user: UnsafeRawBufferPointer?, password: UnsafeRawBufferPointer,
+                             state: inout SessionState, settings: LocalSettings, out: ByteBuffer) -> Bool {
+        guard let expected = settings.password else {
+            out.appendError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+            return false
+        }
+        // The user name is compared in constant time too, and both comparisons always run,
+        // so the reply time tells nothing about which part was wrong.
+        let expectedUser = settings.user ?? "default"
+        let userOK = user.map { constantTimeEquals($0, expectedUser) } ?? (settings.user == nil)
+        let passwordOK = constantTimeEquals(password, expected)
+        if userOK && passwordOK {
+            state.authenticated = true
+            return true
+        }
+        out.appendError("WRONGPASS invalid username-password pair or user is disabled.")
+        return false
+    }
+
+    static func hello(_ request: RequestView, state: inout SessionState, settings: LocalSettings, out: ByteBuffer) {
+        let argc = request.count
+        var newVersion = state.version
+        if argc >= 2 {
+            switch request.integer(1) {
+            case 2: newVersion = .resp2
+            case 3: newVersion = .resp3
+            default:
+                out.appendError("NOPROTO unsupported protocol version")
+                return
+            }
+        }
+        var i = 2
+        var newName: String?
+        while i < argc {
+            let option = request.lowercased(i)
+            if option == "auth" && i + 2 < argc {
+                if !authenticate(user: request[i + 1], password: request[i + 2], state: &state, settings: settings, out: out) {
+                    return
+                }
+                i += 3
+            } else if option == "setname" && i + 1 < argc {
+                newName = request.string(i + 1)
+                i += 2
+            } else {
+                out.appendError("ERR Syntax error in HELLO option '\(option)'")
+                return
+            }
+        }
+        if !state.authenticated {
+            out.appendError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+            return
+        }
+        if let n = newName { state.clientName = n }
+        state.version = newVersion
+        let v = newVersion
+        out.appendMapHeader(7, v)
+        out.appendBulk(string: "server"); out.appendBulk(string: "redis")
+        out.appendBulk(string: "version"); out.appendBulk(string: RingProxyVersion.redisCompatible)
+        out.appendBulk(string: "proto"); out.appendInteger(Int(v.rawValue))
+        out.appendBulk(string: "id"); out.appendInteger(Int(truncatingIfNeeded: state.id))
+        out.appendBulk(string: "mode"); out.appendBulk(string: "standalone")
+        out.appendBulk(string: "role"); out.appendBulk(string: "master")
+        out.appendBulk(string: "modules"); out.appendArrayHeader(0)
+    }
+
+    static func commandCommand(_ request: RequestView, state: SessionState, settings: LocalSettings, out: ByteBuffer) {
+        let sub = request.count >= 2 ? request.lowercased(1) : ""
+        switch sub {
+        case "count":
+            out.appendInteger(settings.commandCount)
+        case "docs":
+            // No documentation: redis-cli falls back to its built-in help.
+            out.appendMapHeader(0, state.version)
+        default:
+            out.appendArrayHeader(0)
+        }
+    }
+
+    /// CONFIG GET answers the few parameters clients read at start-up with the values that
+    /// describe the proxy (redis-benchmark reads "save" and "appendonly"); CONFIG SET and
+    /// the rest would change one server behind the proxy's back, so they are refused.
+    static func configCommand(_ request: RequestView, state: SessionState, out: ByteBuffer) {
+        let argc = request.count
+        let sub = request.lowercased(1)
+        guard sub == "get", argc >= 3 else {
+            out.appendError(ProxyError.unsupported(command: "CONFIG \(sub.uppercased())", .serverAdministration).message)
+            return
+        }
+        let known: [(String, String)] = [("save", ""), ("appendonly", "no"), ("databases", "1")]
+        var found: [(String, String)] = []
+        for i in 2..<argc {
+            let pattern = request.lowercased(i)
+            for (k, value) in known where (pattern == k || pattern == "*") && !found.contains(where: { $0.0 == k }) {
+                found.append((k, value))
+            }
+        }
+        out.appendMapHeader(found.count, state.version)
+        for (k, value) in found { out.appendBulk(string: k); out.appendBulk(string: value) }
+    }
+
+    static func clientCommand(_ request: RequestView, state: inout SessionState, out: ByteBuffer) {
+        let sub = request.lowercased(1)
+        switch (sub, request.count) {
+        case ("setname", 3):
+            let name = request[2]
+            if name.contains(where: { $0 <= 0x20 || $0 >= 0x7f }) {
+                out.appendError("ERR Client names cannot contain spaces, newlines or special characters.")
+                return
+            }
+            state.clientName = name.isEmpty ? nil : request.string(2)
+            out.append("+OK\r\n")
+        case ("getname", 2):
+            if let n = state.clientName { out.appendBulk(string: n) } else { out.appendNull(state.version) }
+        case ("setinfo", 4):
+            out.append("+OK\r\n")
+        case ("id", 2):
+            out.appendInteger(Int(truncatingIfNeeded: state.id))
+        default:
+            out.appendError("ERR ringproxy: 'CLIENT \(sub.uppercased())' is not supported (supported: SETNAME, GETNAME, SETINFO, ID)")
+        }
+    }
+}

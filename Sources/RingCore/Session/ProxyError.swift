@@ -1,0 +1,65 @@
+// Every error the proxy itself answers a request with, and its text. Texts that Redis
+// defines are Redis's, word for word (clients match on them); the proxy's own start with
+// "ERR ringproxy:" and say what to do instead.
+
+public enum ProxyError: Equatable, Error, Sendable {
+    /// The name and up to three arguments, as Redis quotes them.
+    case unknownCommand(name: String, args: [String])
+    case noAuth
+    case denied(command: String, pool: String)
+    case wrongArity(command: String)
+    case unknownSubcommand(sub: String, container: String)
+    case unsupported(command: String, UnsupportedReason)
+    case noKeys(command: String)
+    case crossServer(command: String, hashTag: HashTag?)
+    case notInteger
+    case negativeKeyCount
+    case keyCountTooLarge
+    case noLiveUpstream(pool: String)
+    /// A request that cannot be framed (RequestParser's message).
+    case protocolError(String)
+
+    /// Longest name or argument quoted back in an unknown-command error, as Redis cuts them.
+    static let quotedArgumentLimit = 128
+
+    public var message: String {
+        switch self {
+        case let .unknownCommand(name, args):
+            var text = "ERR unknown command '\(name.prefix(ProxyError.quotedArgumentLimit))', with args beginning with: "
+            for a in args { text += "'\(a.prefix(ProxyError.quotedArgumentLimit))' " }
+            return text
+        case .noAuth:
+            return "NOAUTH Authentication required."
+        case let .denied(command, pool):
+            return "ERR ringproxy: '\(command)' is denied by this proxy (deny_commands of pool \(pool))"
+        case let .wrongArity(command):
+            return "ERR wrong number of arguments for '\(command)' command"
+        case let .unknownSubcommand(sub, container):
+            return "ERR unknown subcommand '\(sub)'. Try \(container) HELP."
+        case let .unsupported(command, .needsAllServers):
+            return "ERR ringproxy: '\(command)' is not supported: it would need every server of the pool"
+        case let .unsupported(command, .needsDedicatedConnection):
+            return "ERR ringproxy: '\(command)' is not supported: it needs a server connection of its own, and the proxy shares them"
+        case let .unsupported(command, .serverAdministration):
+            return "ERR ringproxy: '\(command)' is not supported through the proxy: run it against a server directly"
+        case let .noKeys(command):
+            return "ERR ringproxy: '\(command)' without keys cannot be routed: the proxy picks a server by key"
+        case let .crossServer(command, tag):
+            let hint = tag.map {
+                let open = Character(UnicodeScalar($0.open)), close = Character(UnicodeScalar($0.close))
+                return "give them a common hash tag, e.g. \(open)user1\(close):a and \(open)user1\(close):b"
+            } ?? "set hash_tag in the pool (e.g. \"{}\") and give them a common tag"
+            return "ERR ringproxy: the keys of '\(command)' live on different servers; \(hint) to keep them on one server"
+        case .notInteger:
+            return "ERR value is not an integer or out of range"
+        case .negativeKeyCount:
+            return "ERR Number of keys can't be negative"
+        case .keyCountTooLarge:
+            return "ERR Number of keys can't be greater than number of args"
+        case let .noLiveUpstream(pool):
+            return "ERR ringproxy: pool \(pool) has no live upstream"
+        case let .protocolError(message):
+            return message
+        }
+    }
+}
