@@ -80,11 +80,7 @@ func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
 
 /// A cheap hash of some bytes, to derive choices (apply order, failing shards, RESP version)
 /// from the input without reserving input bytes for them.
-func mix(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-    var h: UInt32 = 2166136261
-    for b in bytes { h = (h ^ UInt32(b)) &* 16777619 }
-    return h
-}
+func mix(_ bytes: UnsafeRawBufferPointer) -> UInt32 { Hashes.fnv1a_32(bytes) }
 
 /// Where each arrival ends when the input comes in chunks whose sizes the input itself
 /// chooses (1 to `maxChunk` bytes, read from the input at positions that depend on `salt`).

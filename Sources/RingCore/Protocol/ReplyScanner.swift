@@ -97,17 +97,6 @@ public struct ReplyScanner {
 
     @inline(__always)
     static func number(_ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> Int? {
-        var i = start
-        var negative = false
-        if i < end, buf[i] == UInt8(ascii: "-") { negative = true; i += 1 }
-        if i >= end || end - i > 18 { return nil }
-        var v = 0
-        while i < end {
-            let c = buf[i]
-            guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
-            v = v * 10 + Int(c - UInt8(ascii: "0"))
-            i += 1
-        }
-        return negative ? -v : v
+        start < end ? parseInteger(UnsafeRawBufferPointer(rebasing: buf[start..<end])) : nil
     }
 }

@@ -83,26 +83,21 @@ public struct RequestParser {
     /// Returns (value, index after CRLF), nil if incomplete, or a negative index on error.
     @inline(__always)
     static func parseHeaderNumber(_ buf: UnsafeRawBufferPointer, _ start: Int) -> (Int, Int)? {
-        var i = start
-        var negative = false
-        var value = 0
-        var digits = 0
         let end = buf.count
-        if i < end, buf[i] == UInt8(ascii: "-") { negative = true; i += 1 }
-        while i < end {
+        var i = start
+        // A byte that cannot belong to a number is an error at once, before any CRLF.
+        while i < end && buf[i] != UInt8(ascii: "\r") {
             let c = buf[i]
-            if c == UInt8(ascii: "\r") {
-                if i + 1 >= end { return nil }
-                if buf[i + 1] != UInt8(ascii: "\n") || digits == 0 { return (0, -1) }
-                return (negative ? -value : value, i + 2)
+            let digit = c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")
+            if !(digit || (c == UInt8(ascii: "-") && i == start)) || i - start >= RequestLimits.maxHeaderLength {
+                return (0, -1)
             }
-            guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9"), digits < 18 else { return (0, -1) }
-            value = value * 10 + Int(c - UInt8(ascii: "0"))
-            digits += 1
             i += 1
         }
-        if i - start > RequestLimits.maxHeaderLength { return (0, -1) }
-        return nil
+        if i + 1 >= end { return nil }
+        guard buf[i + 1] == UInt8(ascii: "\n"),
+              let value = parseInteger(UnsafeRawBufferPointer(rebasing: buf[start..<i])) else { return (0, -1) }
+        return (value, i + 2)
     }
 
     private mutating func parseMultibulk(_ buf: UnsafeRawBufferPointer) -> RequestParseResult {
