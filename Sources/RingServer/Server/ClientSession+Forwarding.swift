@@ -1,0 +1,96 @@
+// Carrying out RoutePlanner's `.forward` and `.split` for one client: the request's bytes
+// go unchanged (or re-encoded, if inline) into its server's connection, a split command's
+// parts into theirs, and a down server's requests are answered at once. No I/O here beyond
+// appending to connection buffers, which the worker flushes once per loop turn.
+
+import RingConfig
+import RingCore
+
+extension ClientSession {
+    /// Sends the whole request to one server and reserves its reply slot. A server the
+    /// health checks marked down is not contacted: the request gets `miss` (pools with
+    /// down_server_reply: miss) or an error naming the server, at once.
+    func send(_ request: RequestView, to server: UpstreamServer, miss: MissReply, command: Int) {
+        guard let connection = server.isDown ? nil : server.connection(for: state.version) else {
+            answerUnreachable(server, miss: miss, argumentCount: request.count)
+            return
+        }
+        let offset = connection.nextRequestOffset
+        if request.isInline {
+            writeRequest(args: request.args, request: request.bytes, into: connection.output)
+        } else {
+            connection.output.append(request.bytes)
+        }
+        let sequence = order.reserve()
+        countForwarded(server, bytes: connection.nextRequestOffset - offset)
+        connection.expectReply(client: self, sequence: sequence, part: 0, now: worker.loop.nowMs, offset: offset,
+                               command: command, miss: miss, argumentCount: request.count)
+    }
+
+    /// Keys on several servers: one part per server, merged when all have answered.
+    func split(_ kind: SplitKind, command: Int, _ request: RequestView) {
+        let info = worker.commands.commands[command]
+        guard let name = info.wireName else {
+            // CommandPolicyTests keeps every split command's wire name in the table.
+            replyError(ProxyError.unsupported(command: info.displayName, .needsAllServers))
+            return
+        }
+        let keyServers = worker.planner.keyServers
+        let partServers = worker.planner.partServers
+        let step = kind.argumentsPerKey
+        let merge = worker.takeMergeState(kind: kind, keyCount: keyServers.count, parts: partServers.count)
+        worker.stats.add(pool: pool.index, .fragments, UInt64(partServers.count))
+        let sequence = order.reserve(merge: merge)
+        let now = worker.loop.nowMs
+        // Taken out of the worker while in use, so filling it copies nothing.
+        var indices = worker.partIndices
+        worker.partIndices = []
+        for (part, serverIndex) in partServers.enumerated() {
+            indices.removeAll(keepingCapacity: true)
+            for (position, s) in keyServers.enumerated() where s == serverIndex {
+                indices.append(1 + position * step)
+                if kind == .values { merge.assign(position: position, toPart: part) }
+            }
+            let server = pool.servers[serverIndex]
+            guard let connection = server.isDown ? nil : server.connection(for: state.version) else {
+                merge.fail(part: part, error: errorBytes(server.isDown ? server.downMessage : server.unavailableMessage))
+                continue
+            }
+            let offset = connection.nextRequestOffset
+            writeSplitCommand(name: name, args: request.args, request: request.bytes, indices: indices[...],
+                              withValues: kind == .allOK, into: connection.output)
+            countForwarded(server, bytes: connection.nextRequestOffset - offset)
+            connection.expectReply(client: self, sequence: sequence, part: Int32(part), now: now, offset: offset,
+                                   command: command)
+        }
+        worker.partIndices = indices
+        if merge.isComplete, let index = order.index(of: sequence) { finishMerge(at: index, merge) }
+    }
+
+    /// A request whose server is down (or backing off after a failure) is answered at once:
+    /// with the miss a missing key would get in pools that answer misses (reads only), else
+    /// with an error naming the server.
+    func answerUnreachable(_ server: UpstreamServer, miss: MissReply, argumentCount: Int) {
+        if pool.config.answerDownAsMiss && miss != .error {
+            worker.stats.add(pool: pool.index, server: server.index, .missReplies)
+            let v = state.version
+            reply { _ = miss.write(into: $0, version: v, argumentCount: argumentCount) }
+            return
+        }
+        worker.stats.add(pool: pool.index, .forwardError)
+        let message = server.isDown ? server.downMessage : server.unavailableMessage
+        reply { $0.appendError(message) }
+    }
+
+    @inline(__always)
+    func countForwarded(_ server: UpstreamServer, bytes: UInt64) {
+        worker.stats.add(pool: pool.index, server: server.index, .requests)
+        worker.stats.add(pool: pool.index, server: server.index, .requestBytes, bytes)
+    }
+
+    func errorBytes(_ message: String) -> [UInt8] {
+        let b = ByteBuffer(capacity: message.utf8.count + 3)
+        b.appendError(message)
+        return b.bytes
+    }
+}
