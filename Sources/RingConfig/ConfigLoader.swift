@@ -252,11 +252,8 @@ public enum ConfigLoader {
             }
             return .unix(path: first, mode: mode)
         }
-        guard parts.count == 1, let colon = first.lastIndex(of: ":"),
-              let port = Int(first[first.index(after: colon)...]), port > 0, port < 65536 else { return nil }
-        let host = String(first[..<colon])
-        if host.isEmpty { return nil }
-        return .tcp(host: host, port: port)
+        guard parts.count == 1, case let .success(address) = HostPort.parse(first) else { return nil }
+        return .tcp(host: address.host, port: address.port)
     }
 
     static func readFile(_ path: String) -> String? {

@@ -101,10 +101,12 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(ConfigLoader.parseListen("/tmp/x.sock"), .unix(path: "/tmp/x.sock", mode: nil))
         XCTAssertEqual(ConfigLoader.parseListen("/tmp/x.sock 0600"), .unix(path: "/tmp/x.sock", mode: 0o600))
         XCTAssertEqual(ConfigLoader.parseListen("localhost:6000"), .tcp(host: "localhost", port: 6000))
+        XCTAssertEqual(ConfigLoader.parseListen("::1:6000"), .tcp(host: "::1", port: 6000))
         XCTAssertNil(ConfigLoader.parseListen("/tmp/x.sock 0999"))
         XCTAssertNil(ConfigLoader.parseListen("localhost"))
         XCTAssertNil(ConfigLoader.parseListen(":6000"))
         XCTAssertNil(ConfigLoader.parseListen("localhost:0"))
+        XCTAssertNil(ConfigLoader.parseListen("localhost:65536"))
         XCTAssertNil(ConfigLoader.parseListen("a:1 b"))
     }
 
