@@ -26,7 +26,8 @@ let package = Package(
         .executableTarget(name: "ringproxy", dependencies: ["RingServer", "RingConfig", "RingCore"]),
         // The fuzz checks over RingCore; a library so RingCoreTests can replay what the fuzzer found.
         .target(name: "RingFuzzHarness", dependencies: ["RingCore"]),
-        .testTarget(name: "RingCoreTests", dependencies: ["RingCore", "RingConfig", "RingFuzzHarness"]),
+        .testTarget(name: "RingCoreTests", dependencies: ["RingCore", "RingFuzzHarness"]),
+        .testTarget(name: "RingConfigTests", dependencies: ["RingConfig", "RingCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["RingCore", "RingConfig"]),
     ],
     swiftLanguageModes: [.v5]
