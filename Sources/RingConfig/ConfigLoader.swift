@@ -32,7 +32,7 @@ public enum ConfigLoader {
         }
         let root: YAMLNode?
         do {
-            root = try YAMLReader.parse(text)
+            root = try YAMLEventReader.parse(text)
         } catch let e as YAMLError {
             throw ConfigError(file: file, line: e.line, key: "yaml", message: e.message)
         }

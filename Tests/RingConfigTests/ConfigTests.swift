@@ -246,6 +246,25 @@ final class ConfigTests: XCTestCase {
         """, line: 4, key: "yaml")
     }
 
+    /// What the YAML reader refuses on top of libyaml reaches the user with file and line.
+    func testReaderRefusalsNameTheLine() {
+        assertConfigError("""
+        alpha:
+          listen: 127.0.0.1:22121
+          redis: true
+          listen: 127.0.0.1:22122
+          servers:
+           - 127.0.0.1:6379:1
+        """, line: 4, key: "yaml", message: "duplicate key 'listen' (first on line 2)")
+        assertConfigError("""
+        alpha:
+          listen: 127.0.0.1:22121
+          redis: true
+          servers: &all
+           - 127.0.0.1:6379:1
+        """, line: 4, key: "yaml", message: "an anchor (&all)")
+    }
+
     func testBadIntegerValue() {
         assertConfigError("""
         alpha:
