@@ -4,7 +4,7 @@
 
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libuv1-dev redis-server redis-tools pkg-config
+APT_PACKAGES := libuv1-dev libyaml-dev redis-server redis-tools pkg-config
 TEST_APT_PACKAGES := $(APT_PACKAGES) nutcracker python3-pip python3-yaml chromium
 RELEASE_BIN := .build/release/ringproxy
 # The release binary carries the Swift runtime in itself: only the pages it uses are then

@@ -3,7 +3,7 @@
 //
 // The targets are the architecture: RingCore (RESP framing, commands, hashing, ring,
 // split/merge) is pure and imports neither libuv nor Foundation; RingConfig reads
-// nutcracker-compatible YAML with its own small reader, so no Foundation is linked at all;
+// nutcracker-compatible YAML through libyaml (CYAML), so no Foundation is linked at all;
 // RingServer is the libuv layer and the data path on top of it; ringproxy is the command line.
 import PackageDescription
 
@@ -20,13 +20,15 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(name: "RingCore", swiftSettings: hotPath),
-        .target(name: "RingConfig", dependencies: ["RingCore"]),
+        .target(name: "RingConfig", dependencies: ["CYAML", "RingCore"]),
         .target(name: "RingServer", dependencies: ["CLibUV", "RingCore", "RingConfig"], swiftSettings: hotPath),
         .executableTarget(name: "ringproxy", dependencies: ["RingServer", "RingConfig", "RingCore"]),
         // The fuzz checks over RingCore; a library so RingCoreTests can replay what the fuzzer found.
         .target(name: "RingFuzzHarness", dependencies: ["RingCore"]),
-        .testTarget(name: "RingCoreTests", dependencies: ["RingCore", "RingConfig", "RingFuzzHarness"]),
+        .testTarget(name: "RingCoreTests", dependencies: ["RingCore", "RingFuzzHarness"]),
+        .testTarget(name: "RingConfigTests", dependencies: ["RingConfig", "RingCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["RingCore", "RingConfig"]),
     ],
     swiftLanguageModes: [.v5]

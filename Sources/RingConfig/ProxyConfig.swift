@@ -17,7 +17,7 @@ public enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-public struct PoolConfig: Sendable {
+public struct PoolConfig: Sendable, Equatable {
     public var name: String
     public var listen: ListenAddress
     public var hash: HashFunction = .fnv1a_64

@@ -72,14 +72,14 @@ public struct ServerSpec: Equatable, Sendable {
         if hostPort.hasPrefix("/") {
             return .success(ServerSpec(address: .unix(path: hostPort), weight: weight, name: name))
         }
+        switch HostPort.parse(hostPort) {
+        case let .success(address):
+            return .success(ServerSpec(address: .tcp(host: address.host, port: address.port), weight: weight, name: name))
         // "host:port" without a weight leaves no colon here: nutcracker requires the weight.
-        guard let portColon = hostPort.lastIndex(of: ":") else { return .failure(.missingWeight(trimmed)) }
-        let host = String(hostPort[..<portColon])
-        guard let port = Int(hostPort[hostPort.index(after: portColon)...]), port > 0, port < 65536 else {
-            return .failure(.badPort(trimmed))
+        case .failure(.noPort): return .failure(.missingWeight(trimmed))
+        case .failure(.badPort): return .failure(.badPort(trimmed))
+        case .failure(.noHost): return .failure(.missingHost(trimmed))
         }
-        if host.isEmpty { return .failure(.missingHost(trimmed)) }
-        return .success(ServerSpec(address: .tcp(host: host, port: port), weight: weight, name: name))
     }
 
     /// nutcracker's server order: shorter identity first, then bytewise. This order is the

@@ -101,10 +101,12 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(ConfigLoader.parseListen("/tmp/x.sock"), .unix(path: "/tmp/x.sock", mode: nil))
         XCTAssertEqual(ConfigLoader.parseListen("/tmp/x.sock 0600"), .unix(path: "/tmp/x.sock", mode: 0o600))
         XCTAssertEqual(ConfigLoader.parseListen("localhost:6000"), .tcp(host: "localhost", port: 6000))
+        XCTAssertEqual(ConfigLoader.parseListen("::1:6000"), .tcp(host: "::1", port: 6000))
         XCTAssertNil(ConfigLoader.parseListen("/tmp/x.sock 0999"))
         XCTAssertNil(ConfigLoader.parseListen("localhost"))
         XCTAssertNil(ConfigLoader.parseListen(":6000"))
         XCTAssertNil(ConfigLoader.parseListen("localhost:0"))
+        XCTAssertNil(ConfigLoader.parseListen("localhost:65536"))
         XCTAssertNil(ConfigLoader.parseListen("a:1 b"))
     }
 
@@ -242,6 +244,25 @@ final class ConfigTests: XCTestCase {
            servers:
            - 127.0.0.1:6379:1
         """, line: 4, key: "yaml")
+    }
+
+    /// What the YAML reader refuses on top of libyaml reaches the user with file and line.
+    func testReaderRefusalsNameTheLine() {
+        assertConfigError("""
+        alpha:
+          listen: 127.0.0.1:22121
+          redis: true
+          listen: 127.0.0.1:22122
+          servers:
+           - 127.0.0.1:6379:1
+        """, line: 4, key: "yaml", message: "duplicate key 'listen' (first on line 2)")
+        assertConfigError("""
+        alpha:
+          listen: 127.0.0.1:22121
+          redis: true
+          servers: &all
+           - 127.0.0.1:6379:1
+        """, line: 4, key: "yaml", message: "an anchor (&all)")
     }
 
     func testBadIntegerValue() {
