@@ -65,11 +65,9 @@ public struct PoolConfig: Sendable, Equatable {
     /// Servers in nutcracker order (shorter ring identity first, then bytewise).
     public var servers: [ServerSpec] = []
 
-    public static let defaultDenyCommands = [
-        "flushall", "flushdb", "config|set", "config|rewrite", "config|resetstat", "shutdown", "debug",
-        "replicaof", "slaveof", "migrate", "module", "acl", "script|flush", "script|kill", "failover",
-        "bgrewriteaof", "bgsave", "save", "swapdb", "monitor",
-    ]
+    /// What can wipe or reconfigure the servers behind a shared proxy, from the command
+    /// policy table (the one place that says what each command does in the proxy).
+    public static let defaultDenyCommands = ProxyCommandPolicy.deniedByDefault
 
     /// The password clients must give (client_auth, else redis_auth); nil: no AUTH needed.
     public var clientPassword: String? { clientAuth ?? redisAuth }
