@@ -97,6 +97,11 @@ extension PoolKey {
                 "what a down server's keys get when it is not ejected") { pool, reply, _ in
             pool.answerDownAsMiss = reply == .miss
         },
+        .form("key_routes", .ringproxy, "mapping of key prefix to a server name of the pool", default: .described("none"),
+              "keys starting with a prefix go to that server instead of their ketama position; the longest prefix wins") {
+            pool, node throws(PoolKeyError) in
+            pool.keyRoutes = try keyRoutes(node, servers: pool.servers)
+        },
         .text("redis_user", .ringproxy, "an ACL user name", default: .described("none (the default user)"),
               "the proxy authenticates to the servers as this user, with redis_auth") { pool, text, node throws(PoolKeyError) in
             guard !text.isEmpty, !text.contains(where: { $0 == " " || $0 == "\r" || $0 == "\n" }) else {
@@ -149,6 +154,26 @@ extension PoolKey {
             }
         }
         return specs.sorted(by: ServerSpec.nutcrackerOrder)
+    }
+
+    /// `key_routes:` with each server name resolved to its index in `servers` (applied after
+    /// `servers`, which the table lists first).
+    static func keyRoutes(_ node: YAMLNode, servers: [ServerSpec]) throws(PoolKeyError) -> [KeyRoute] {
+        guard let m = node.mapping else {
+            throw PoolKeyError(node, "must be a mapping of key prefix to server name, e.g. {\"rq:\": queue-1}")
+        }
+        var routes: [KeyRoute] = []
+        for (k, v) in m {
+            guard let prefix = k.string, !prefix.isEmpty else { throw PoolKeyError(k, "a key prefix must not be empty") }
+            guard !routes.contains(where: { $0.prefix == prefix }) else { throw PoolKeyError(k, "prefix '\(prefix)' is routed twice") }
+            guard let name = v.string else { throw PoolKeyError(v, "must be the name of a server of the pool") }
+            guard let index = servers.firstIndex(where: { $0.displayName == name }) else {
+                let known = servers.map(\.displayName).joined(separator: ", ")
+                throw PoolKeyError(v, "'\(name)' is not a server of this pool (servers: \(known))")
+            }
+            routes.append(KeyRoute(prefix: prefix, server: index))
+        }
+        return routes
     }
 
     /// `deny_commands:` as the command table names them: lower case, "container|sub".

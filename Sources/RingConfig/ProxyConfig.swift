@@ -17,6 +17,17 @@ public enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// One `key_routes` entry, resolved: the prefix and the index of its server in `servers`.
+public struct KeyRoute: Sendable, Equatable {
+    public var prefix: String
+    public var server: Int
+
+    public init(prefix: String, server: Int) {
+        self.prefix = prefix
+        self.server = server
+    }
+}
+
 public struct PoolConfig: Sendable, Equatable {
     public var name: String
     public var listen: ListenAddress
@@ -40,6 +51,9 @@ public struct PoolConfig: Sendable, Equatable {
     /// only "default", as Redis does with no ACL users.
     public var clientUser: String?
     public var redisDB = 0
+    /// `key_routes`: keys starting with a prefix go to the named server (by index into
+    /// `servers`) instead of their ketama position; the longest prefix wins.
+    public var keyRoutes: [KeyRoute] = []
     /// Pipelined connections per server per worker; nutcracker's default is 1.
     public var serverConnections = 1
     public var autoEjectHosts = false
@@ -80,7 +94,8 @@ public struct PoolConfig: Sendable, Equatable {
     public func placement(live: [Bool]? = nil) -> KeyPlacement {
         let ring = KetamaRing(distribution: distribution, servers: servers,
                               live: live ?? Array(repeating: true, count: servers.count))
-        return KeyPlacement(hash: hash, tag: hashTag, ring: ring, serverCount: servers.count)
+        return KeyPlacement(hash: hash, tag: hashTag, ring: ring, serverCount: servers.count,
+                            routes: KeyRoutes(keyRoutes.map { ($0.prefix, $0.server) }))
     }
 }
 

@@ -23,24 +23,30 @@ public struct HashTag: Equatable, Sendable {
     }
 }
 
-/// Everything that decides a key's server in one pool: hash function, hash tag, ring.
+/// Everything that decides a key's server in one pool: key routes, hash function, hash
+/// tag, ring.
 public struct KeyPlacement: Sendable {
     public let hash: HashFunction
     public let tag: HashTag?
     public var ring: KetamaRing
     /// nutcracker answers the only server of a one-server pool without hashing.
     public let singleServer: Bool
+    /// Prefixes pinned to a server (`key_routes`); a routed server stays its keys' server
+    /// even when it is down and ejected: the route is the operator's explicit choice.
+    public let routes: KeyRoutes
 
-    public init(hash: HashFunction, tag: HashTag?, ring: KetamaRing, serverCount: Int) {
+    public init(hash: HashFunction, tag: HashTag?, ring: KetamaRing, serverCount: Int, routes: KeyRoutes = .none) {
         self.hash = hash
         self.tag = tag
         self.ring = ring
         self.singleServer = serverCount == 1
+        self.routes = routes
     }
 
     /// The server index that owns `key`, or -1 when none is live.
     @inlinable
     public func server(forKey key: UnsafeRawBufferPointer) -> Int {
+        if !routes.isEmpty, let routed = routes.server(forKey: key) { return routed }
         if singleServer { return ring.isEmpty ? -1 : Int(ring.owners[0]) }
         let part = tag.map { $0.hashedPart(key) } ?? key
         let h: UInt32 = part.isEmpty ? 0 : (hash == .fnv1a_64 ? Hashes.fnv1a_64(part) : hash.hash(part))
