@@ -1,7 +1,6 @@
-// The write bookkeeping of one connection, without I/O (after SwiftNIO's
-// PendingStreamWritesState): what was appended this loop turn, what an asynchronous write
-// owns, and how far the byte stream has gone. It never touches a socket and never allocates
-// per write; RingServer's Stream does the writing around it.
+// The write bookkeeping of one connection without I/O (after SwiftNIO's
+// PendingStreamWritesState): queued, in-flight and sent bytes by stream offset. It never
+// touches a socket and never allocates per write; RingServer's Stream does the writing.
 
 /// Offsets here are stream offsets: every byte ever appended to the connection's output is
 /// numbered from 0, so a request's place in the stream survives the buffers' compaction and

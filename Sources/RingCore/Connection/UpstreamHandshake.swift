@@ -1,7 +1,6 @@
-// The commands the proxy sends first on a connection of its own to a Redis server (AUTH,
-// SELECT, HELLO 3), written in one place for the workers' connections and the health
-// checker's, and the one wording of the error a client gets in place of a server's reply.
-// Bytes and text only: nothing here reads, checks or sends anything.
+// The commands the proxy sends first on its own upstream connections (AUTH, SELECT, HELLO 3)
+// and the one wording of the error a client gets in place of a server's reply. Bytes and text
+// only: nothing here reads, checks or sends anything.
 
 public enum UpstreamHandshake {
     /// AUTH [user] password (Redis 6 ACL form when a user is given). One reply.

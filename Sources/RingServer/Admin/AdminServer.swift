@@ -1,9 +1,6 @@
 // The admin listener (loopback by default; -s/-a or `ringproxy: admin:`): a small HTTP/1.0
 // server on its own thread and loop that sums the workers' counters when asked. It must
 // never touch a worker's loop or take a lock on the request path.
-//   GET /metrics  Prometheus text exposition, labels pool and upstream
-//   GET /stats    JSON shaped like nutcracker's stats (pools and servers keyed by name)
-//   GET /healthz  the process serves;  GET /readyz  every pool has a live upstream
 
 import CLibUV
 import RingConfig
@@ -13,6 +10,9 @@ import RingCore
 import Glibc
 #endif
 
+/// GET /metrics  Prometheus text exposition, labels pool and upstream
+/// GET /stats    JSON shaped like nutcracker's stats (pools and servers keyed by name)
+/// GET /healthz  the process serves;  GET /readyz  every pool has a live upstream
 public final class AdminServer: FlushScheduler, @unchecked Sendable {
     let loop = EventLoop()
     let config: ProxyConfig

@@ -1,7 +1,6 @@
-// A worker's counters and gauges: plain memory written only by that worker's thread (relaxed
-// atomic stores, never a lock) and summed across workers when /metrics or /stats is read.
-// Gauges are counters that also go down: wrapping arithmetic makes the per-worker values sum
-// to the right total.
+// A worker's counters and gauges: plain memory written only by its thread (relaxed atomic
+// stores, never a lock), summed across workers when /metrics or /stats is read; gauges wrap, so
+// the per-worker values sum right. Nothing here may allocate on the request path.
 
 import CLibUV
 import RingConfig

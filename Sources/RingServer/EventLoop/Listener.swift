@@ -1,7 +1,6 @@
-// A listening socket on a loop: TCP (its own socket with SO_REUSEPORT, so every worker
-// binds the same port and the kernel spreads connections) or a unix socket (with an
-// optional permission mode). Each accepted connection becomes a Stream handed to `onAccept`;
-// it must never read from or write to what it accepts.
+// A listening socket on a loop: TCP with SO_REUSEPORT (every worker binds the same port and
+// the kernel spreads connections) or a unix socket. Each accepted connection becomes a Stream
+// handed to `onAccept`; the listener must never read from or write to what it accepts.
 
 import CLibUV
 

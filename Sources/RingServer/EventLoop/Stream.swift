@@ -1,7 +1,6 @@
-// A connected byte stream (TCP or unix socket): libuv reads into the handler's space, and
-// writes coalesced to one per loop turn. The bookkeeping of what is queued, in flight and
-// sent is PendingWrites'; this class only does the I/O around it. It must never parse bytes
-// or touch a write's buffer before libuv's callback has returned it.
+// A connected byte stream (TCP or unix socket): reads into the handler's space, one coalesced
+// write per loop turn, PendingWrites keeping the books. It must never parse bytes, nor touch a
+// write's buffer before libuv's callback has given it back.
 
 import CLibUV
 import RingCore

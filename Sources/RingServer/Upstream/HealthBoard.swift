@@ -1,8 +1,6 @@
-// The process-wide up/down state of every upstream, shared by all workers and the health
-// checker. Writers (the checker's results, a worker's passive failure) take the lock, run
-// the pure HealthTracker, and on a change log one line and wake every worker, which applies
-// the new state within that loop turn. Nothing on the request path may take this lock:
-// workers copy the states when woken.
+// The process-wide up/down state of every upstream, shared by the workers and the health
+// checker under a lock; a change logs one line and wakes every worker, which copies the
+// states. Nothing on the request path may take this lock.
 
 import RingConfig
 import RingCore

@@ -1,9 +1,6 @@
-// One pipelined connection from a worker to one Redis server. Requests of many clients are
-// appended to its output in arrival order and written once per loop turn; every request
-// leaves a PendingReply in a FIFO, and each reply the scanner frames is matched to the FIFO's
-// head. When the connection breaks or a request times out, every pending request gets an
-// error naming the server (or moves, see ResendPlan), and the connection is dropped. It must
-// never reorder replies, or reuse a connection once a reply could be matched wrongly.
+// One pipelined connection from a worker to one Redis server: requests appended in arrival
+// order, a FIFO of PendingReply matched to replies in order, failures answered or moved (see
+// ResendPlan). It must never reorder replies, nor keep a connection whose replies may misalign.
 
 import CLibUV
 import RingCore

@@ -1,8 +1,6 @@
-// One Redis server of a pool, as one worker sees it: its address, its pipelined
-// connections (`server_connections` of them per protocol version, made on demand), and the
-// back-off after a failed connection, during which its requests are answered at once with
-// an error. It must never wait on a connect per request, nor decide up/down by itself (the
-// HealthBoard does).
+// One Redis server of a pool as one worker sees it: its address, its connections (made on
+// demand, per protocol version) and the connect back-off. It must never wait on a connect per
+// request, nor decide up or down by itself (the HealthBoard does).
 
 import CLibUV
 import RingCore
