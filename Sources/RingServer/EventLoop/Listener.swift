@@ -123,6 +123,8 @@ public final class Listener: LoopHandle {
 
     private func acceptOne() {
         guard !isClosed, let accept = onAccept else { return }
+        // The stream keeps itself alive (LoopHandle's +1) until closed: `onAccept` gives it a
+        // handler, or closes it.
         let client = Stream(loop: loop, kind: kind, scheduler: scheduler)
         if uv_accept(streamPointer, client.streamPointer) != 0 {
             client.close()
