@@ -1,5 +1,5 @@
 // The command line: config checking, errors that name file, line and key, exit codes,
-// unix socket permissions.
+// nutcracker's flags (combined, -d, -D, -m, -i), unix socket permissions.
 
 import Foundation
 import XCTest
@@ -35,6 +35,95 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(Harness.run(bin, ["--bogus"], timeout: 10).status, 2)
         XCTAssertTrue(Harness.run(bin, ["--version"], timeout: 10).stdout.hasPrefix("ringproxy "))
         XCTAssertTrue(Harness.run(bin, ["--help"], timeout: 10).stdout.contains("--test-conf"))
+    }
+
+    /// Arguments read as nutcracker's getopt reads them: flags combine (-tc FILE), a flag
+    /// without a value followed by letters is an unknown option, and --flag=value is refused
+    /// for a flag without one.
+    func testNutcrackerFlagSyntax() throws {
+        let bin = Harness.ringproxyBinary
+        let good = try write("p:\n  listen: 127.0.0.1:\(Harness.freePort())\n  redis: true\n  servers:\n    - 127.0.0.1:7001:1\n")
+        for args in [["-tc", good], ["-tc" + good], ["--test", "--conf", good], ["-t", "--conf-file=" + good]] {
+            let r = Harness.run(bin, args, timeout: 10)
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains("syntax is ok"), "\(args): \(r.stdout)")
+        }
+        for (args, message) in [(["-tfoo", "-c", good], "unknown option '-f'"), (["--test-conf=no", "-c", good], "'--test-conf' takes no value"),
+                                (["-t", "-c"], "-c needs a value"), (["-t", "-c", good, "extra"], "unexpected argument 'extra'")] {
+            let r = Harness.run(bin, args, timeout: 10)
+            XCTAssertEqual(r.status, 2, "\(args) must fail: \(r.stdout)")
+            XCTAssertTrue(r.stderr.contains(message), "\(args): \(r.stderr)")
+            XCTAssertFalse(r.stdout.contains("syntax is ok"), "\(args)")
+        }
+        // nutcracker's -m and -i are accepted and ignored, each with a notice.
+        let ignored = Harness.run(bin, ["-m", "16384", "-i", "30000", "-t", "-c", good], timeout: 10)
+        XCTAssertEqual(ignored.status, 0, ignored.stderr)
+        XCTAssertTrue(ignored.stderr.contains("-m (mbuf size) is ignored") && ignored.stderr.contains("-i (stats interval) is ignored"), ignored.stderr)
+        let help = Harness.run(bin, ["-h"], timeout: 10).stdout
+        for flag in ["--daemonize", "--describe-stats", "--stats-interval", "--mbuf-size"] { XCTAssertTrue(help.contains(flag), flag) }
+    }
+
+    /// -D describes every field /stats exports, for a pool and for a server.
+    func testDescribeStatsCoversStats() throws {
+        let described = Harness.run(Harness.ringproxyBinary, ["-D"], timeout: 10)
+        XCTAssertEqual(described.status, 0)
+        let f = try ProxyFixture()
+        defer { f.stop() }
+        let r = Harness.run("/usr/bin/env", ["python3", "-c", """
+            import json, urllib.request
+            s = json.load(urllib.request.urlopen('http://127.0.0.1:\(f.adminPort)/stats', timeout=10))
+            pool = s['tcp']
+            server = next(v for v in pool.values() if isinstance(v, dict))
+            print(' '.join(k for k, v in pool.items() if not isinstance(v, dict)))
+            print(' '.join(server))
+            """], timeout: 20)
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2, r.stderr)
+        let fields = lines.flatMap { $0.split(separator: " ").map(String.init) }
+        XCTAssertGreaterThan(fields.count, 20)
+        for field in fields {
+            XCTAssertTrue(described.stdout.contains("  \(field) "), "-D does not describe '\(field)'")
+        }
+    }
+
+    /// -d: the command returns once the daemon listens, which writes its pid file and serves
+    /// until SIGTERM; a daemon that cannot listen makes the command fail with the error.
+    func testDaemonize() throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        let dir = Harness.tempDir()
+        let port = Harness.freePort()
+        let path = try write("p:\n  listen: 127.0.0.1:\(port)\n  redis: true\n  servers:\n    - 127.0.0.1:\(redis.port):1\n")
+        let args = ["-d", "-c", path, "-p", dir + "/rp.pid", "-o", dir + "/rp.log", "-s", String(Harness.freePort())]
+        let r = Harness.run(Harness.ringproxyBinary, args, timeout: 20)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let pidText = try String(contentsOfFile: dir + "/rp.pid", encoding: .utf8)
+        let pid = try XCTUnwrap(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        defer { kill(pid, SIGKILL) }
+        XCTAssertNotEqual(getsid(pid), getsid(0), "the daemon runs in a session of its own")
+        let client = try RESPClient(port: port)
+        XCTAssertEqual(try client.command("SET", "k", "v").text, "+OK\r\n")
+        client.close()
+        XCTAssertEqual(kill(pid, SIGTERM), 0)
+        var gone = false
+        for _ in 0..<250 where !gone { usleep(20_000); gone = kill(pid, 0) != 0 }
+        XCTAssertTrue(gone, "the daemon stops on SIGTERM")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/rp.pid"), "the pid file is removed")
+        XCTAssertTrue((try? String(contentsOfFile: dir + "/rp.log", encoding: .utf8))?.contains("stopped") ?? false)
+
+        // The same port again while a plain socket holds it: the daemon cannot listen.
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        XCTAssertEqual(bound, 0)
+        XCTAssertEqual(listen(holder, 1), 0)
+        let failed = Harness.run(Harness.ringproxyBinary, ["-d", "-c", path, "-s", String(Harness.freePort())], timeout: 20)
+        XCTAssertEqual(failed.status, 1)
+        XCTAssertTrue(failed.stderr.contains("cannot listen on 127.0.0.1:\(port)"), failed.stderr)
     }
 
     func testUnixSocketModeAndCleanShutdown() throws {

@@ -1,8 +1,6 @@
-// A FIFO on a circular array: push at the tail, pop at the head, index from the head.
-// Used for a connection's in-flight requests and a client's reply slots, where a queue of
-// structs must not allocate per element. Capacity doubles when full and never shrinks.
-// Everything is @inlinable: RingServer uses it on every request, and without inlining the
-// generic code runs unspecialized there, looking up type metadata at run time per call.
+// A FIFO on a circular array (push at the tail, pop at the head, index from the head) for
+// queues of structs that must never allocate per element. Everything is @inlinable, so
+// RingServer's uses are specialised rather than run as generic code with run-time lookups.
 
 public struct RingQueue<Element> {
     @usableFromInline var storage: [Element?]

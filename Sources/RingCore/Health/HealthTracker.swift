@@ -1,7 +1,6 @@
-// The up/down state machine of one upstream: down after `fall` consecutive failed checks,
-// up again after `rise` consecutive passing ones, and down at once on a passive failure
-// (refused or reset connection, too many failed requests). A down upstream comes back only
-// through passing checks, never on a timer. Pure: the caller supplies results and times.
+// The up/down state machine of one upstream: down after `fall` failed checks in a row or at
+// once on a passive failure, up after `rise` passing checks, never on a timer. Pure: the
+// caller supplies results and times.
 
 public struct HealthSettings: Equatable, Sendable {
     public var intervalMs = 1000

@@ -1,9 +1,6 @@
-// The admin listener (loopback by default; -s/-a or the `ringproxy: admin:` setting): a
-// small HTTP/1.0 server on its own thread and loop, so reading stats never touches a
-// worker's loop. It sums the workers' counters at the moment of the request.
-//   GET /metrics  Prometheus text exposition, labels pool and upstream
-//   GET /stats    JSON shaped like nutcracker's stats (pools and servers keyed by name)
-//   GET /healthz  the process serves;  GET /readyz  every pool has a live upstream
+// The admin listener (loopback by default; -s/-a or `ringproxy: admin:`): a small HTTP/1.0
+// server on its own thread and loop that sums the workers' counters when asked. It must
+// never touch a worker's loop or take a lock on the request path.
 
 import CLibUV
 import RingConfig
@@ -13,6 +10,9 @@ import RingCore
 import Glibc
 #endif
 
+/// GET /metrics  Prometheus text exposition, labels pool and upstream
+/// GET /stats    JSON shaped like nutcracker's stats (pools and servers keyed by name)
+/// GET /healthz  the process serves;  GET /readyz  every pool has a live upstream
 public final class AdminServer: FlushScheduler, @unchecked Sendable {
     let loop = EventLoop()
     let config: ProxyConfig
@@ -110,29 +110,47 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
         return out
     }
 
+    /// Prometheus labels, escaped and in the order given: `pool="a",upstream="b"`. The one
+    /// place labels are written.
+    static func labels(_ pairs: KeyValuePairs<String, String>) -> String {
+        pairs.map { "\($0.key)=\"\(escapeLabel($0.value))\"" }.joined(separator: ",")
+    }
+
+    func poolLabels(_ p: Int) -> String { Self.labels(["pool": config.pools[p].name]) }
+
+    func upstreamLabels(_ p: Int, _ s: Int) -> String {
+        Self.labels(["pool": config.pools[p].name, "upstream": config.pools[p].servers[s].displayName])
+    }
+
+    /// Every (pool, server) index pair, in config order.
+    var upstreams: [(pool: Int, server: Int)] {
+        config.pools.indices.flatMap { p in config.pools[p].servers.indices.map { (p, $0) } }
+    }
+
     func metrics() -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
         }
+        func sample(_ name: String, _ labels: String, _ value: String) {
+            out += labels.isEmpty ? "\(name) \(value)\n" : "\(name){\(labels)} \(value)\n"
+        }
         family("ringproxy_build_info", "gauge", "Version of the running ringproxy.")
-        out += "ringproxy_build_info{version=\"\(RingProxyVersion.string)\"} 1\n"
+        sample("ringproxy_build_info", Self.labels(["version": RingProxyVersion.string]), "1")
         family("ringproxy_uptime_seconds", "gauge", "Seconds since the process started.")
-        out += "ringproxy_uptime_seconds \(Int(time(nil)) - startedAt)\n"
+        sample("ringproxy_uptime_seconds", "", String(Int(time(nil)) - startedAt))
         for stat in PoolStat.allCases {
             let name = "ringproxy_pool_\(stat.name)" + (stat.isGauge ? "" : "_total")
-            family(name, stat.isGauge ? "gauge" : "counter", "Pool \(stat.name) (nutcracker's meaning where it has one).")
-            for (p, pool) in config.pools.enumerated() {
-                out += "\(name){pool=\"\(Self.escapeLabel(pool.name))\"} \(Int64(bitPattern: sum(pool: p, stat)))\n"
+            family(name, stat.isGauge ? "gauge" : "counter", "Pool \(stat.name): \(stat.help).")
+            for p in config.pools.indices {
+                sample(name, poolLabels(p), String(Int64(bitPattern: sum(pool: p, stat))))
             }
         }
         for stat in ServerStat.allCases {
             let name = "ringproxy_upstream_\(stat.name)" + (stat.isGauge ? "" : "_total")
-            family(name, stat.isGauge ? "gauge" : "counter", "Upstream \(stat.name) (nutcracker's meaning where it has one).")
-            for (p, pool) in config.pools.enumerated() {
-                for (s, server) in pool.servers.enumerated() {
-                    out += "\(name){pool=\"\(Self.escapeLabel(pool.name))\",upstream=\"\(Self.escapeLabel(server.displayName))\"} \(Int64(bitPattern: sum(pool: p, server: s, stat)))\n"
-                }
+            family(name, stat.isGauge ? "gauge" : "counter", "Upstream \(stat.name): \(stat.help).")
+            for (p, s) in upstreams {
+                sample(name, upstreamLabels(p, s), String(Int64(bitPattern: sum(pool: p, server: s, stat))))
             }
         }
         func histogram(_ name: String, _ labels: String, _ h: (buckets: [UInt64], sumUs: UInt64, maxUs: UInt64)) {
@@ -140,17 +158,14 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
             for (i, c) in h.buckets.enumerated() {
                 cumulative &+= c
                 let le = i < Latency.boundsUs.count ? String(Double(Latency.boundsUs[i]) / 1e6) : "+Inf"
-                out += "\(name)_bucket{\(labels),le=\"\(le)\"} \(cumulative)\n"
+                sample(name + "_bucket", labels + ",le=\"\(le)\"", String(cumulative))
             }
-            out += "\(name)_sum{\(labels)} \(Double(h.sumUs) / 1e6)\n\(name)_count{\(labels)} \(cumulative)\n"
+            sample(name + "_sum", labels, String(Double(h.sumUs) / 1e6))
+            sample(name + "_count", labels, String(cumulative))
         }
         family("ringproxy_upstream_latency_seconds", "histogram", "Time from queueing a request for an upstream to its reply.")
-        for (p, pool) in config.pools.enumerated() {
-            for (s, server) in pool.servers.enumerated() {
-                histogram("ringproxy_upstream_latency_seconds",
-                          "pool=\"\(Self.escapeLabel(pool.name))\",upstream=\"\(Self.escapeLabel(server.displayName))\"",
-                          upstreamLatency(pool: p, server: s))
-            }
+        for (p, s) in upstreams {
+            histogram("ringproxy_upstream_latency_seconds", upstreamLabels(p, s), upstreamLatency(pool: p, server: s))
         }
         family("ringproxy_command_latency_seconds", "histogram", "Upstream latency by command (commands seen so far).")
         let table = CommandTable.redis70
@@ -159,7 +174,7 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
                 let h = merged { $0.commandHistogram(pool: p, command: c) }
                 if h.buckets.allSatisfy({ $0 == 0 }) { continue }
                 histogram("ringproxy_command_latency_seconds",
-                          "pool=\"\(Self.escapeLabel(pool.name))\",command=\"\(table.commands[c].spec.name)\"", h)
+                          Self.labels(["pool": pool.name, "command": table.commands[c].spec.name]), h)
             }
         }
         let health: [(String, String, (HealthTracker) -> String)] = [
@@ -170,10 +185,8 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
         ]
         for (name, help, value) in health {
             family(name, name.hasSuffix("_total") ? "counter" : "gauge", help)
-            for (p, pool) in config.pools.enumerated() {
-                for (s, server) in pool.servers.enumerated() {
-                    out += "\(name){pool=\"\(Self.escapeLabel(pool.name))\",upstream=\"\(Self.escapeLabel(server.displayName))\"} \(value(board.tracker(pool: p, server: s)))\n"
-                }
+            for (p, s) in upstreams {
+                sample(name, upstreamLabels(p, s), value(board.tracker(pool: p, server: s)))
             }
         }
         return out

@@ -1,7 +1,6 @@
-// The HTML status page at "/": one row per upstream with its state and since when, its
-// share of the ring, request and error rates, and p99 latency. Self-contained (no external
-// assets) and refreshing itself; rates are computed in the page from two readings of
-// /stats, so the server keeps no history.
+// The HTML status page at "/": one self-refreshing row per upstream (state, ring share, rates,
+// p99 latency), rates computed in the page from two readings of /stats. It must never keep
+// history on the server or load external assets.
 
 import RingConfig
 import RingCore

@@ -1,8 +1,6 @@
-// A worker's counters and gauges: plain memory written only by that worker's thread (with
-// relaxed atomic stores, no locks) and summed across workers by the admin thread when
-// someone reads /metrics or /stats, so values are current, never a periodic snapshot.
-// Gauges (connections, queue depths) are counters that also go down: wrapping arithmetic
-// makes the per-worker values sum to the right total.
+// A worker's counters and gauges: plain memory written only by its thread (relaxed atomic
+// stores, never a lock), summed across workers when /metrics or /stats is read; gauges wrap, so
+// the per-worker values sum right. Nothing here may allocate on the request path.
 
 import CLibUV
 import RingConfig
@@ -27,6 +25,22 @@ public enum PoolStat: Int, CaseIterable {
     }
 
     public var isGauge: Bool { self == .clientConnections }
+
+    /// What it counts (nutcracker's wording where nutcracker has the field): `-D` and the
+    /// HELP lines of /metrics.
+    public var help: String {
+        switch self {
+        case .clientEOF: return "# eof on client connections"
+        case .clientErr: return "# errors on client connections"
+        case .clientConnections: return "# active client connections"
+        case .forwardError: return "# requests answered with an error because their server was down or unreachable"
+        case .fragments: return "# fragments created from split multi-key requests (MGET, MSET, DEL, ...)"
+        case .requestsAnsweredLocally: return "# requests the proxy answered itself (PING, AUTH, INFO, ...)"
+        case .clientReadPauses: return "# times a client's reads were paused because it did not take its replies"
+        case .clientsRefused: return "# clients refused at accept by client_connections"
+        case .clientIdleTimeouts: return "# clients closed after client_idle_timeout"
+        }
+    }
 }
 
 public enum ServerStat: Int, CaseIterable {
@@ -48,6 +62,25 @@ public enum ServerStat: Int, CaseIterable {
         case .outQueue: return "out_queue"
         case .outQueueBytes: return "out_queue_bytes"
         case .missReplies: return "miss_replies"
+        }
+    }
+
+    /// What it counts (nutcracker's wording where nutcracker has the field).
+    public var help: String {
+        switch self {
+        case .serverEOF: return "# eof on server connections"
+        case .serverErr: return "# errors on server connections"
+        case .serverTimedout: return "# timeouts on server connections"
+        case .serverConnections: return "# active server connections"
+        case .requests: return "# requests"
+        case .requestBytes: return "total request bytes"
+        case .responses: return "# responses"
+        case .responseBytes: return "total response bytes"
+        case .inQueue: return "# requests queued for the server, not yet written to it"
+        case .inQueueBytes: return "current request bytes queued, not yet written"
+        case .outQueue: return "# requests written to the server, awaiting their reply"
+        case .outQueueBytes: return "current request bytes written, awaiting their reply"
+        case .missReplies: return "# requests answered as a missing key because their server was down"
         }
     }
 

@@ -1,12 +1,15 @@
-// The thin libuv layer: one EventLoop per worker thread, and small owners for the handles
-// the proxy uses. It knows nothing about Redis. Ownership rule for every handle here: the
-// memory is allocated once by its Swift owner, `handle.data` holds a +1 reference to that
-// owner taken at init, and the close callback releases it and frees the memory; nothing
-// else releases it.
+// The thin libuv layer: one EventLoop per thread, the one handle life cycle every libuv
+// handle follows (LoopHandle), the small handles (timer, check, async, signal) and the one
+// way threads are started. It knows nothing about Redis and must never block the loop.
 
 import CLibUV
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 public final class EventLoop {
+    /// Ownership: allocated here, closed and freed in deinit, after the loop's last run.
     let raw: UnsafeMutablePointer<uv_loop_t>
 
     public init() {
@@ -25,63 +28,92 @@ public final class EventLoop {
     /// Runs the loop on a new thread, keeping `owner` alive until the loop ends; join the
     /// returned thread after asking the loop to stop.
     public func runOnNewThread(owner: AnyObject) -> pthread_t {
-        final class Job { let loop: EventLoop; let owner: AnyObject; init(_ l: EventLoop, _ o: AnyObject) { loop = l; owner = o } }
-        var thread = pthread_t()
-        let box = Unmanaged.passRetained(Job(self, owner)).toOpaque()
-        pthread_create(&thread, nil, { arg in
-            let job = Unmanaged<Job>.fromOpaque(arg!).takeRetainedValue()
-            job.loop.run()
-            return nil
-        }, box)
-        return thread
+        startThread { withExtendedLifetime(owner) { self.run() } }
     }
 
     /// The loop's cached clock in milliseconds (updated once per loop turn).
     @inline(__always) public var nowMs: UInt64 { uv_now(raw) }
 }
 
-@inline(__always)
-func handlePointer<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<uv_handle_t> {
-    UnsafeMutableRawPointer(p).assumingMemoryBound(to: uv_handle_t.self)
+/// Starts `body` on a new thread: the one place threads are made. `body` and what it
+/// captures live until it returns; join the returned thread.
+func startThread(_ body: @escaping () -> Void) -> pthread_t {
+    final class Job {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+    var thread = pthread_t()
+    // +1 for the new thread, taken back (and released) by it.
+    let job = Unmanaged.passRetained(Job(body)).toOpaque()
+    pthread_create(&thread, nil, { arg in
+        Unmanaged<Job>.fromOpaque(arg!).takeRetainedValue().body()
+        return nil
+    }, job)
+    return thread
 }
 
 public func uvErrorName(_ code: Int32) -> String {
     String(cString: uv_strerror(code))
 }
 
-/// The common life cycle of the small handles below: memory allocated once, `data` holding
-/// a +1 reference taken at init, released (and the memory freed) in the close callback.
+/// The life cycle of every libuv handle the proxy owns (streams, listeners, timers, ...):
+///  - the handle's memory is allocated once, here, and owned by this Swift object;
+///  - once libuv has initialised it, `retainForLoop()` stores a +1 `Unmanaged` reference
+///    to the owner in `handle.data`: libuv may call back until the handle is closed, so
+///    the owner must outlive it;
+///  - `close()` asks libuv to close; the close callback, and nothing else, releases that
+///    reference and frees the memory (libuv touches the handle until then).
+/// A handle never initialised by libuv is freed in deinit instead.
 public class LoopHandle {
-    let raw: UnsafeMutableRawPointer
-    private var closed = false
+    /// The uv handle (uv_tcp_t, uv_timer_t, ...): see the life cycle above.
+    final let raw: UnsafeMutableRawPointer
+    private final var initialised = false
+    public private(set) final var isClosed = false
 
-    init<T>(_ type: T.Type) {
-        raw = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<T>.size, alignment: 16)
+    init(byteCount: Int) {
+        raw = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 16)
     }
 
-    /// Call once the handle is initialised by libuv.
-    func retainForLoop() {
-        raw.assumingMemoryBound(to: uv_handle_t.self).pointee.data = Unmanaged.passRetained(self).toOpaque()
+    deinit {
+        // Only reachable for a handle libuv never knew: a live one is kept by its +1.
+        if !initialised { raw.deallocate() }
     }
 
+    @inline(__always) final var handlePointer: UnsafeMutablePointer<uv_handle_t> {
+        raw.assumingMemoryBound(to: uv_handle_t.self)
+    }
+
+    /// Call once the handle is initialised by libuv (uv_timer_init, uv_tcp_init, ...).
+    final func retainForLoop() {
+        initialised = true
+        handlePointer.pointee.data = Unmanaged.passRetained(self).toOpaque()
+    }
+
+    /// The owner of a handle (or of a request whose `data` was copied from its handle's),
+    /// inside a libuv callback.
     @inline(__always)
     static func owner<O: LoopHandle>(_ handle: UnsafeMutableRawPointer?, as: O.Type) -> O {
         Unmanaged<O>.fromOpaque(handle!.assumingMemoryBound(to: uv_handle_t.self).pointee.data).takeUnretainedValue()
     }
 
     /// Doesn't keep the loop alive on its own.
-    public func unref() { uv_unref(raw.assumingMemoryBound(to: uv_handle_t.self)) }
+    public final func unref() { uv_unref(handlePointer) }
 
-    /// Subclasses drop their callback here.
+    /// Subclasses drop their callbacks here (when the close is asked for).
     func willClose() {}
+    /// Subclasses let go of what they hold here (in the close callback, before the release).
+    func didClose() {}
 
-    public func close() {
-        if closed { return }
-        closed = true
+    public final func close() {
+        if isClosed { return }
+        isClosed = true
         willClose()
-        uv_close(raw.assumingMemoryBound(to: uv_handle_t.self)) { h in
+        guard initialised, uv_is_closing(handlePointer) == 0 else { return }
+        uv_close(handlePointer) { h in
             let me = Unmanaged<LoopHandle>.fromOpaque(h!.pointee.data)
-            me.takeUnretainedValue().raw.deallocate()
+            let handle = me.takeUnretainedValue()
+            handle.didClose()
+            handle.raw.deallocate()
             me.release()
         }
     }
@@ -94,7 +126,7 @@ public final class LoopTimer: LoopHandle {
 
     public init(_ loop: EventLoop, _ callback: @escaping () -> Void) {
         self.callback = callback
-        super.init(uv_timer_t.self)
+        super.init(byteCount: MemoryLayout<uv_timer_t>.size)
         uv_timer_init(loop.raw, timer)
         retainForLoop()
     }
@@ -115,7 +147,7 @@ public final class LoopCheck: LoopHandle {
 
     public init(_ loop: EventLoop, _ callback: @escaping () -> Void) {
         self.callback = callback
-        super.init(uv_check_t.self)
+        super.init(byteCount: MemoryLayout<uv_check_t>.size)
         let check = raw.assumingMemoryBound(to: uv_check_t.self)
         uv_check_init(loop.raw, check)
         retainForLoop()
@@ -134,7 +166,7 @@ public final class LoopAsync: LoopHandle, @unchecked Sendable {
 
     public init(_ loop: EventLoop, _ callback: @escaping () -> Void) {
         self.callback = callback
-        super.init(uv_async_t.self)
+        super.init(byteCount: MemoryLayout<uv_async_t>.size)
         // `data` is set before any send can happen: the handle is not shared until init ends.
         uv_async_init(loop.raw, raw.assumingMemoryBound(to: uv_async_t.self)) { a in
             LoopHandle.owner(a, as: LoopAsync.self).callback?()
@@ -153,7 +185,7 @@ public final class LoopSignal: LoopHandle {
 
     public init(_ loop: EventLoop, signal: Int32, _ callback: @escaping (Int32) -> Void) {
         self.callback = callback
-        super.init(uv_signal_t.self)
+        super.init(byteCount: MemoryLayout<uv_signal_t>.size)
         let handle = raw.assumingMemoryBound(to: uv_signal_t.self)
         uv_signal_init(loop.raw, handle)
         retainForLoop()

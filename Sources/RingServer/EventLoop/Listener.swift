@@ -1,6 +1,6 @@
-// A listening socket on a loop: TCP (its own socket with SO_REUSEPORT, so every worker
-// binds the same port and the kernel spreads connections) or a unix socket (with an
-// optional permission mode). Each accepted connection becomes a Stream handed to `onAccept`.
+// A listening socket on a loop: TCP with SO_REUSEPORT (every worker binds the same port and
+// the kernel spreads connections) or a unix socket. Each accepted connection becomes a Stream
+// handed to `onAccept`; the listener must never read from or write to what it accepts.
 
 import CLibUV
 
@@ -26,6 +26,7 @@ public func resolveAddress(host: String, port: Int) -> Result<sockaddr_storage, 
     var hints = addrinfo()
     hints.ai_family = AF_UNSPEC
     hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    // The list is getaddrinfo's, freed below by freeaddrinfo; the chosen address is copied out.
     var result: UnsafeMutablePointer<addrinfo>?
     let rc = getaddrinfo(host, String(port), &hints, &result)
     guard rc == 0, let first = result else {
@@ -46,17 +47,15 @@ public func resolveAddress(host: String, port: Int) -> Result<sockaddr_storage, 
     return .success(storage)
 }
 
-public final class Listener {
-    private let raw: UnsafeMutableRawPointer
+/// The handle follows LoopHandle's life cycle.
+public final class Listener: LoopHandle {
     private let kind: Stream.Kind
     private let loop: EventLoop
     private unowned let scheduler: FlushScheduler
     private var onAccept: ((Stream) -> Void)?
-    private var closed = false
     public let description: String
 
-    private var handlePtr: UnsafeMutablePointer<uv_handle_t> { raw.assumingMemoryBound(to: uv_handle_t.self) }
-    private var streamPtr: UnsafeMutablePointer<uv_stream_t> { raw.assumingMemoryBound(to: uv_stream_t.self) }
+    private var streamPointer: UnsafeMutablePointer<uv_stream_t> { raw.assumingMemoryBound(to: uv_stream_t.self) }
 
     /// A TCP listener with SO_REUSEPORT on `host:port`.
     public init(loop: EventLoop, host: String, port: Int, backlog: Int, scheduler: FlushScheduler,
@@ -71,6 +70,8 @@ public final class Listener {
         case let .success(a): address = a
         case let .failure(e): throw e
         }
+        // The socket is made here so SO_REUSEPORT can be set before bind (libuv 1.44 has
+        // no flag for it); from uv_tcp_open on, libuv owns the descriptor and closes it.
         let family = Int32(address.ss_family)
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 { throw ListenError.system(description, String(cString: strerror(errno))) }
@@ -86,11 +87,11 @@ public final class Listener {
             Glibc.close(fd)
             throw ListenError.system(description, why)
         }
-        raw = UnsafeMutableRawPointer.allocate(byteCount: Stream.handleSize, alignment: 16)
+        super.init(byteCount: MemoryLayout<uv_tcp_t>.size)
         uv_tcp_init(loop.raw, raw.assumingMemoryBound(to: uv_tcp_t.self))
-        handlePtr.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        retainForLoop()
         let opened = uv_tcp_open(raw.assumingMemoryBound(to: uv_tcp_t.self), uv_os_sock_t(fd))
-        if opened != 0 { self.close(); throw ListenError.system(description, uvErrorName(opened)) }
+        if opened != 0 { Glibc.close(fd); self.close(); throw ListenError.system(description, uvErrorName(opened)) }
         try startListening(backlog)
     }
 
@@ -102,9 +103,9 @@ public final class Listener {
         self.scheduler = scheduler
         self.onAccept = onAccept
         self.description = path
-        raw = UnsafeMutableRawPointer.allocate(byteCount: Stream.handleSize, alignment: 16)
+        super.init(byteCount: MemoryLayout<uv_pipe_t>.size)
         uv_pipe_init(loop.raw, raw.assumingMemoryBound(to: uv_pipe_t.self), 0)
-        handlePtr.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        retainForLoop()
         unlink(path)
         let r = uv_pipe_bind(raw.assumingMemoryBound(to: uv_pipe_t.self), path)
         if r != 0 { self.close(); throw ListenError.system(path, uvErrorName(r)) }
@@ -113,18 +114,19 @@ public final class Listener {
     }
 
     private func startListening(_ backlog: Int) throws {
-        let r = uv_listen(streamPtr, Int32(backlog)) { server, status in
-            let me = Unmanaged<Listener>.fromOpaque(server!.pointee.data).takeUnretainedValue()
+        let r = uv_listen(streamPointer, Int32(backlog)) { server, status in
             if status < 0 { return }
-            me.acceptOne()
+            LoopHandle.owner(UnsafeMutableRawPointer(server), as: Listener.self).acceptOne()
         }
         if r != 0 { self.close(); throw ListenError.system(description, uvErrorName(r)) }
     }
 
     private func acceptOne() {
-        guard !closed, let accept = onAccept else { return }
+        guard !isClosed, let accept = onAccept else { return }
+        // The stream keeps itself alive (LoopHandle's +1) until closed: `onAccept` gives it a
+        // handler, or closes it.
         let client = Stream(loop: loop, kind: kind, scheduler: scheduler)
-        if uv_accept(streamPtr, client.streamPointer) != 0 {
+        if uv_accept(streamPointer, client.streamPointer) != 0 {
             client.close()
             return
         }
@@ -132,16 +134,9 @@ public final class Listener {
         accept(client)
     }
 
-    public func close() {
-        if closed { return }
-        closed = true
+    override func willClose() {
         onAccept = nil
-        let unixPath: String? = kind == .pipe ? description : nil
-        uv_close(handlePtr) { h in
-            let me = Unmanaged<Listener>.fromOpaque(h!.pointee.data)
-            me.takeUnretainedValue().raw.deallocate()
-            me.release()
-        }
-        if let p = unixPath { unlink(p) }
+        // The path goes now; the socket itself closes with the handle.
+        if kind == .pipe { unlink(description) }
     }
 }

@@ -1,15 +1,14 @@
-// A connected byte stream (TCP or unix socket) with libuv reads and coalesced writes.
-// Output is appended to `output` during a loop turn and written once per turn by
-// `flush()` (the worker's check callback calls it): uv_try_write first, and only what the
-// socket would not take goes to uv_write. While a uv_write is in flight its bytes live in
-// `writing`, untouched until the write callback: libuv keeps pointers to them.
-// A Stream holds its handler strongly until the handle is closed, then lets it go.
+// A connected byte stream (TCP or unix socket): reads into the handler's space, one coalesced
+// write per loop turn, PendingWrites keeping the books. It must never parse bytes, nor touch a
+// write's buffer before libuv's callback has given it back.
 
 import CLibUV
 import RingCore
 
 public protocol StreamHandler: AnyObject {
-    /// Where libuv should put the next read, at least `suggested` bytes if possible.
+    /// Where libuv should put the next read, at least `suggested` bytes if possible. The
+    /// space is the handler's (a ByteBuffer it owns); libuv writes into it only during the
+    /// read callback that follows.
     func readSpace(_ stream: Stream, suggested: Int) -> UnsafeMutableRawBufferPointer
     /// `count` bytes were written into the space last returned by `readSpace`.
     func didRead(_ stream: Stream, count: Int)
@@ -31,44 +30,44 @@ public protocol FlushScheduler: AnyObject {
     func scheduleFlush(_ stream: Stream)
 }
 
-public final class Stream {
+/// The handle follows LoopHandle's life cycle. The stream holds its handler strongly until
+/// the close callback, then lets it go.
+public final class Stream: LoopHandle {
     public enum Kind { case tcp, pipe }
 
-    let raw: UnsafeMutableRawPointer
     let kind: Kind
     var handler: StreamHandler?
     unowned let scheduler: FlushScheduler
-    /// Made on the first write the socket does not take at once (uv_try_write writes
-    /// most replies whole), so most idle clients never carry one; kept once made.
+    /// What is queued, in flight and sent. Only this class changes it.
+    public private(set) var writes = PendingWrites()
+    /// The uv_write request, made on the first write the socket does not take at once
+    /// (uv_try_write writes most replies whole), so most idle clients never carry one.
+    /// Owned by this stream, freed in deinit; its `data` is the handle's (unretained: libuv
+    /// calls a pending write back, cancelled, before the handle's close callback).
     private var writeRequestStorage: UnsafeMutablePointer<uv_write_t>?
-    /// Only outgoing streams connect: made on first use, so accepted clients do not carry it.
+    /// The uv_connect request, likewise: only outgoing streams make one.
     private var connectRequestStorage: UnsafeMutablePointer<uv_connect_t>?
 
-    /// Bytes gathered this turn.
-    public private(set) var output = ByteBuffer()
-    /// Bytes owned by the uv_write in flight.
-    private var writing = ByteBuffer()
-    private var writeInFlight = false
     public private(set) var isConnected = false
-    public private(set) var isClosed = false
     var flushScheduled = false
-    /// Close once everything queued has been written.
-    private var closeWhenDrained = false
 
     @inline(__always) var streamPointer: UnsafeMutablePointer<uv_stream_t> { raw.assumingMemoryBound(to: uv_stream_t.self) }
-    @inline(__always) var handlePtr: UnsafeMutablePointer<uv_handle_t> { raw.assumingMemoryBound(to: uv_handle_t.self) }
 
+    /// Large enough for either kind, so a listener can accept into a stream made in advance.
     static let handleSize = Swift.max(MemoryLayout<uv_tcp_t>.size, MemoryLayout<uv_pipe_t>.size)
 
+    /// See PendingWrites.idleBufferLimit (read buffers use the same limit).
+    static let idleBufferLimit = PendingWrites.idleBufferLimit
+
     public init(loop: EventLoop, kind: Kind, scheduler: FlushScheduler) {
-        raw = UnsafeMutableRawPointer.allocate(byteCount: Stream.handleSize, alignment: 16)
         self.kind = kind
         self.scheduler = scheduler
+        super.init(byteCount: Stream.handleSize)
         switch kind {
         case .tcp: uv_tcp_init(loop.raw, raw.assumingMemoryBound(to: uv_tcp_t.self))
         case .pipe: uv_pipe_init(loop.raw, raw.assumingMemoryBound(to: uv_pipe_t.self), 0)
         }
-        handlePtr.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        retainForLoop()
     }
 
     deinit {
@@ -76,16 +75,18 @@ public final class Stream {
         connectRequestStorage?.deallocate()
     }
 
+    override func didClose() { handler = nil }
+
     @inline(__always)
-    static func from(_ handle: UnsafeMutableRawPointer?) -> Stream {
-        Unmanaged<Stream>.fromOpaque(handle!.assumingMemoryBound(to: uv_handle_t.self).pointee.data).takeUnretainedValue()
-    }
+    static func from(_ handle: UnsafeMutableRawPointer?) -> Stream { LoopHandle.owner(handle, as: Stream.self) }
 
     /// Marks an accepted stream connected (the listener accepted into it).
     func markAccepted() {
         isConnected = true
         if kind == .tcp { uv_tcp_nodelay(raw.assumingMemoryBound(to: uv_tcp_t.self), 1) }
     }
+
+    // MARK: reading
 
     public func startReading() {
         guard !isClosed else { return }
@@ -114,26 +115,25 @@ public final class Stream {
         if !isClosed { uv_read_stop(streamPointer) }
     }
 
+    // MARK: connecting
+
     private var connectRequest: UnsafeMutablePointer<uv_connect_t> {
         if let r = connectRequestStorage { return r }
         let r = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
-        r.pointee.data = handlePtr.pointee.data
+        r.pointee.data = handlePointer.pointee.data
         connectRequestStorage = r
         return r
     }
 
     public func connect(to address: UnsafePointer<sockaddr>) -> Int32 {
-        let r = uv_tcp_connect(connectRequest, raw.assumingMemoryBound(to: uv_tcp_t.self), address) { req, status in
-            let s = Unmanaged<Stream>.fromOpaque(req!.pointee.data).takeUnretainedValue()
-            s.connectFinished(status)
+        uv_tcp_connect(connectRequest, raw.assumingMemoryBound(to: uv_tcp_t.self), address) { req, status in
+            Unmanaged<Stream>.fromOpaque(req!.pointee.data).takeUnretainedValue().connectFinished(status)
         }
-        return r
     }
 
     public func connect(toPath path: String) {
         uv_pipe_connect(connectRequest, raw.assumingMemoryBound(to: uv_pipe_t.self), path) { req, status in
-            let s = Unmanaged<Stream>.fromOpaque(req!.pointee.data).takeUnretainedValue()
-            s.connectFinished(status)
+            Unmanaged<Stream>.fromOpaque(req!.pointee.data).takeUnretainedValue().connectFinished(status)
         }
     }
 
@@ -143,8 +143,16 @@ public final class Stream {
         isConnected = true
         if kind == .tcp { uv_tcp_nodelay(raw.assumingMemoryBound(to: uv_tcp_t.self), 1) }
         handler?.didConnect(self)
-        if !output.isEmpty { scheduleFlush() }
+        if !writes.isDrained { scheduleFlush() }
     }
+
+    // MARK: writing
+
+    /// Where output is appended during a loop turn (see PendingWrites.output).
+    @inline(__always) public var output: ByteBuffer { writes.output }
+
+    /// The bytes queued and not yet written.
+    public var pendingOutputBytes: Int { writes.pendingBytes }
 
     @inline(__always)
     public func scheduleFlush() {
@@ -154,96 +162,73 @@ public final class Stream {
         }
     }
 
-    /// Writes what `output` holds. Called once per loop turn by the scheduler.
+    /// Writes what `output` holds. Called once per loop turn by the scheduler: uv_try_write
+    /// first, and only what the socket would not take goes to uv_write.
     public func flush() {
         flushScheduled = false
-        guard isConnected, !isClosed, !writeInFlight else { return }
-        if output.isEmpty {
-            if closeWhenDrained { closeDrained() }
+        guard isConnected, !isClosed else { return }
+        guard let chunk = writes.nextChunk() else {
+            if writes.shouldCloseNow { closeDrained() }
             return
         }
-        var buf = uv_buf_init(UnsafeMutableRawPointer(mutating: output.readable.baseAddress!).assumingMemoryBound(to: CChar.self),
-                              UInt32(output.readableCount))
+        // The uv_buf_t is on the stack; the bytes are `output`'s, which this call does not change.
+        var buf = uv_buf_init(UnsafeMutableRawPointer(mutating: chunk.baseAddress!).assumingMemoryBound(to: CChar.self),
+                              UInt32(chunk.count))
         let written = uv_try_write(streamPointer, &buf, 1)
         if written > 0 {
-            output.consume(Int(written))
-            handedOff &+= UInt64(written)
+            writes.didWrite(Int(written))
         } else if written != UV_EAGAIN.rawValue && written != UV_ENOSYS.rawValue {
             fail(written)
             return
         }
-        if output.isEmpty {
-            output.releaseIfIdle(threshold: Stream.idleBufferLimit)
-            if closeWhenDrained { closeDrained() }
+        if writes.isDrained {
+            if writes.shouldCloseNow { closeDrained() }
             return
         }
-        // The socket took less than everything: hand the rest to uv_write, keep it alive in
-        // `writing`, and gather new output in the other buffer meanwhile.
-        handedOff &+= UInt64(output.readableCount)
-        swap(&writing, &output)
-        writeInFlight = true
-        var rest = uv_buf_init(UnsafeMutableRawPointer(mutating: writing.readable.baseAddress!).assumingMemoryBound(to: CChar.self),
-                               UInt32(writing.readableCount))
+        // The socket took less than everything: the rest goes to uv_write, which owns those
+        // bytes until writeFinished (PendingWrites keeps them apart from new output).
+        let rest = writes.handOffRemainder()
+        var restBuf = uv_buf_init(UnsafeMutableRawPointer(mutating: rest.baseAddress!).assumingMemoryBound(to: CChar.self),
+                                  UInt32(rest.count))
         let request: UnsafeMutablePointer<uv_write_t>
         if let r = writeRequestStorage {
             request = r
         } else {
             request = .allocate(capacity: 1)
-            request.pointee.data = handlePtr.pointee.data
+            request.pointee.data = handlePointer.pointee.data
             writeRequestStorage = request
         }
-        let r = uv_write(request, streamPointer, &rest, 1) { req, status in
-            let s = Unmanaged<Stream>.fromOpaque(req!.pointee.data).takeUnretainedValue()
-            s.writeFinished(status)
+        let r = uv_write(request, streamPointer, &restBuf, 1) { req, status in
+            Unmanaged<Stream>.fromOpaque(req!.pointee.data).takeUnretainedValue().writeFinished(status)
         }
-        if r < 0 { writeInFlight = false; fail(r) }
+        if r < 0 { writes.asyncWriteFinished(); fail(r) }
     }
 
-    /// A buffer emptied after a burst gives its memory back above this size, so an idle
-    /// connection does not pin what one large reply needed.
-    static let idleBufferLimit = 64 * 1024
-
+    /// The uv_write finished: called even when the stream was closed meanwhile (status
+    /// UV_ECANCELED), before the close callback.
     private func writeFinished(_ status: Int32) {
-        writeInFlight = false
-        writing.clear()
-        writing.releaseIfIdle(threshold: Stream.idleBufferLimit)
+        writes.asyncWriteFinished()
         if isClosed { return }
         if status < 0 { fail(status); return }
-        if !output.isEmpty || closeWhenDrained { flush() }
-        if !isClosed && !writeInFlight { handler?.didDrain(self) }
+        if !writes.isDrained || writes.closeWhenDrained { flush() }
+        if !isClosed && !writes.isWriteInFlight { handler?.didDrain(self) }
     }
 
     /// Output buffers start at `bytes` instead of 4 KiB (for client streams: most replies
     /// are small, and idle clients are many).
-    public func startBuffersSmall(_ bytes: Int) {
-        output.minimumCapacity = bytes
-        writing.minimumCapacity = bytes
-    }
+    public func startBuffersSmall(_ bytes: Int) { writes.startSmall(bytes) }
 
     /// Gives back the output buffers' memory when nothing is queued (an idle connection
     /// keeps none; the next reply allocates again).
-    public func releaseIdleBuffers() {
-        guard !writeInFlight else { return }
-        output.releaseIfIdle(threshold: 0)
-        writing.releaseIfIdle(threshold: 0)
-    }
-
-    /// Bytes ever taken out of `output` (written, or handed to a uv_write). A byte at
-    /// stream offset `o` is still in `output`, unsent, when `o >= handedOff`; its index is
-    /// `output.readIndex + (o - handedOff)`.
-    public private(set) var handedOff: UInt64 = 0
-
-    /// Stream offset one past the last byte appended to `output`.
-    public var appendedEnd: UInt64 { handedOff &+ UInt64(output.readableCount) }
-
-    /// The bytes queued and not yet written.
-    public var pendingOutputBytes: Int { output.readableCount + (writeInFlight ? writing.readableCount : 0) }
+    public func releaseIdleBuffers() { writes.releaseIdleBuffers() }
 
     /// Closes after every queued byte is written (QUIT, protocol errors).
     public func closeAfterWriting() {
-        closeWhenDrained = true
-        if !writeInFlight { scheduleFlush() }
+        writes.closeAfterWriting()
+        if !writes.isWriteInFlight { scheduleFlush() }
     }
+
+    // MARK: ending
 
     /// The close asked for by `closeAfterWriting`, reported to the handler as error 0.
     private func closeDrained() {
@@ -257,18 +242,5 @@ public final class Stream {
         let h = handler
         close()
         h?.didEnd(self, error: error)
-    }
-
-    public func close() {
-        if isClosed { return }
-        isClosed = true
-        if uv_is_closing(handlePtr) != 0 { return }
-        uv_close(handlePtr) { h in
-            let s = Unmanaged<Stream>.fromOpaque(h!.pointee.data)
-            let stream = s.takeUnretainedValue()
-            stream.handler = nil
-            stream.raw.deallocate()
-            s.release()
-        }
     }
 }

@@ -1,6 +1,6 @@
 // The process: resolves the upstream addresses once, starts one worker per thread (the
-// first on the calling thread), and turns SIGTERM/SIGINT into an orderly shutdown: stop
-// accepting, let in-flight requests finish (bounded), exit.
+// first on the calling thread), and turns SIGTERM/SIGINT into an orderly shutdown (stop
+// accepting, finish in-flight requests within a bound). Nothing here may run per request.
 
 import CLibUV
 import RingConfig
@@ -47,18 +47,17 @@ public final class ProxyServer {
         let board = HealthBoard(config: config)
         board.setAddresses(addresses)
         let clientCounts = ClientCounts(pools: config.pools.count)
-        for i in 0..<threads {
-            let w = Worker(id: i, workerCount: threads)
-            try w.start(config: config, addresses: addresses, board: board, clientCounts: clientCounts)
-            workers.append(w)
-        }
+        let stats = (0..<threads).map { _ in Worker.makeStats(config: config) }
         let started = Int(time(nil))
-        for w in workers { w.allStats = workers.map(\.stats); w.startedAt = started }
+        for i in 0..<threads {
+            workers.append(try Worker(id: i, config: config, addresses: addresses, board: board, clientCounts: clientCounts,
+                                      stats: stats[i], allStats: stats, startedAt: started))
+        }
         let checker = HealthChecker(config: config, board: board, addresses: addresses)
         var admin: AdminServer?
         if let a = config.admin {
             do {
-                admin = try AdminServer(config: config, workers: workers.map(\.stats), board: board, host: a.host, port: a.port)
+                admin = try AdminServer(config: config, workers: stats, board: board, host: a.host, port: a.port)
                 logNotice("admin listening on \(a.host):\(a.port) (/metrics, /stats, /healthz, /readyz)")
             } catch {
                 // Stats must never keep the data path from starting.
@@ -80,17 +79,7 @@ public final class ProxyServer {
         onListening()
         checker.start()
         admin?.start()
-        var threadsStarted: [pthread_t] = []
-        for w in workers.dropFirst() {
-            let box = Unmanaged.passRetained(w).toOpaque()
-            var t = pthread_t()
-            pthread_create(&t, nil, { arg in
-                let worker = Unmanaged<Worker>.fromOpaque(arg!).takeRetainedValue()
-                worker.run()
-                return nil
-            }, box)
-            threadsStarted.append(t)
-        }
+        let threadsStarted = workers.dropFirst().map { w in startThread { w.run() } }
         primary.run()
         for t in threadsStarted { pthread_join(t, nil) }
         checker.stop()

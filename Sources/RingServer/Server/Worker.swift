@@ -1,7 +1,6 @@
 // A worker: one libuv loop on one thread, with its own listeners, clients and upstream
-// connections. Workers share nothing mutable; several run side by side, each with a
-// SO_REUSEPORT listener on the same port. The worker is also the flush scheduler: streams
-// that gained output during a loop turn are written in the check phase, once each.
+// connections, and the flush scheduler that writes each stream once per loop turn. Workers
+// must never share mutable state: only the HealthBoard and counters cross threads.
 
 import CLibUV
 import RingConfig
@@ -61,40 +60,40 @@ public final class Worker: FlushScheduler {
     static let idleScanMs: UInt64 = 1_000
     private var nextIdleScanMs: UInt64 = 0
     /// Clients per pool across workers, for client_connections.
-    private var clientCounts: ClientCounts?
+    private let clientCounts: ClientCounts
     /// At shutdown, requests already in flight get this long to be answered.
     static let drainLimitMs: UInt64 = 5_000
 
     /// From the config: what a client request may declare.
-    private(set) var requestLimits = RequestLimits()
+    let requestLimits: RequestLimits
     /// This worker's counters, read by the admin thread.
-    public private(set) var stats: WorkerStats!
+    public let stats: WorkerStats
     /// Every worker's counters (INFO sums them, as the admin listener does).
-    var allStats: [WorkerStats] = []
-    /// Process start, for uptime.
-    var startedAt = 0
+    let allStats: [WorkerStats]
+    /// Process start (Unix time), for uptime.
+    let startedAt: Int
     /// Process-wide up/down state; the worker copies it when woken.
-    private var board: HealthBoard?
+    private let board: HealthBoard
     private var boardGeneration: UInt64 = 0
     private var shutdownRequested = false  // set from any thread, read under the async wakeup
     private var shutdownLock = pthread_mutex_t()
     private var draining = false
     private var drainDeadline: UInt64 = 0
 
-    public init(id: Int, workerCount: Int) {
+    /// Builds the pools and binds their listeners; throws before anything is served (the
+    /// process then exits). `stats` is `allStats[id]`.
+    public init(id: Int, config: ProxyConfig, addresses: [[sockaddr_storage]], board: HealthBoard,
+                clientCounts: ClientCounts, stats: WorkerStats, allStats: [WorkerStats], startedAt: Int) throws {
         self.id = id
         // Client ids are unique across workers: the worker id in the high bits.
         nextClientID = UInt64(id) << 48 | 1
-        pthread_mutex_init(&shutdownLock, nil)
-    }
-
-    /// Builds the pools and binds their listeners. Throws before anything is served.
-    public func start(config: ProxyConfig, addresses: [[sockaddr_storage]], board: HealthBoard,
-                      clientCounts: ClientCounts) throws {
         self.board = board
         self.clientCounts = clientCounts
         self.requestLimits = config.requestLimits
-        stats = WorkerStats(config: config, commandCount: commands.commands.count)
+        self.stats = stats
+        self.allStats = allStats
+        self.startedAt = startedAt
+        pthread_mutex_init(&shutdownLock, nil)
         check = LoopCheck(loop) { [unowned self] in self.flushAll() }
         let t = LoopTimer(loop) { [unowned self] in self.onTick() }
         t.start(afterMs: Worker.tickMs, repeatMs: Worker.tickMs)
@@ -109,6 +108,11 @@ public final class Worker: FlushScheduler {
             try pool.listen(primary: id == 0)
         }
         for pool in pools where pool.config.preconnect { pool.preconnect() }
+    }
+
+    /// The counters a worker needs for `config` (made before the workers, so each knows all).
+    public static func makeStats(config: ProxyConfig) -> WorkerStats {
+        WorkerStats(config: config, commandCount: CommandTable.redis70.commands.count)
     }
 
     public func run() { loop.run() }
@@ -134,8 +138,8 @@ public final class Worker: FlushScheduler {
 
     /// Copies the board's up/down states into the pools (rebuilding rings that eject).
     private func applyHealth() {
-        guard let b = board, b.generation != boardGeneration else { return }
-        let (generation, states, reasons) = b.snapshot()
+        guard board.generation != boardGeneration else { return }
+        let (generation, states, reasons) = board.snapshot()
         boardGeneration = generation
         for (i, pool) in pools.enumerated() { pool.apply(live: states[i], reasons: reasons[i]) }
     }
@@ -165,7 +169,7 @@ public final class Worker: FlushScheduler {
         for p in pools { p.closeUpstreams() }
         tick?.close(); tick = nil
         check?.close(); check = nil
-        if let w = wakeup { board?.unsubscribe(w); w.close() }
+        if let w = wakeup { board.unsubscribe(w); w.close() }
         wakeup = nil
     }
 
@@ -175,8 +179,8 @@ public final class Worker: FlushScheduler {
         if draining { stream.close(); return }
         // client_connections counts the pool's clients in every worker.
         let limit = pool.config.clientConnections
-        if limit > 0, let counts = clientCounts, counts.add(pool: pool.index, 1) > limit {
-            counts.add(pool: pool.index, -1)
+        if limit > 0, clientCounts.add(pool: pool.index, 1) > limit {
+            clientCounts.add(pool: pool.index, -1)
             stats.add(pool: pool.index, .clientsRefused)
             stream.handler = RefusedClient.shared
             stream.output.appendError("ERR max number of clients reached")
@@ -195,7 +199,7 @@ public final class Worker: FlushScheduler {
     func clientClosed(_ client: ClientSession) {
         clients.removeValue(forKey: client.id)
         stats.subtract(pool: client.pool.index, .clientConnections)
-        if client.pool.config.clientConnections > 0 { clientCounts?.add(pool: client.pool.index, -1) }
+        if client.pool.config.clientConnections > 0 { clientCounts.add(pool: client.pool.index, -1) }
     }
 
     /// Once a second: closes clients idle longer than their pool's client_idle_timeout,
@@ -269,84 +273,10 @@ public final class ClientCounts: @unchecked Sendable {
 /// A connection refused at accept: it only gets the error, and ignores what it is sent.
 final class RefusedClient: StreamHandler {
     static let shared = RefusedClient()
-    private var sink = [UInt8](repeating: 0, count: 4096)
+    /// Where their reads land, unread: allocated once for the process, never freed.
+    private let sink = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 1)
 
-    func readSpace(_ stream: Stream, suggested: Int) -> UnsafeMutableRawBufferPointer {
-        sink.withUnsafeMutableBytes { $0 }
-    }
+    func readSpace(_ stream: Stream, suggested: Int) -> UnsafeMutableRawBufferPointer { sink }
     func didRead(_ stream: Stream, count: Int) {}
     func didEnd(_ stream: Stream, error: Int32) { stream.close() }
-}
-
-/// One pool as one worker runs it: its listener(s), placement and upstream servers.
-final class PoolRuntime {
-    // unowned(unsafe): the worker owns its pools and outlives them; a checked unowned
-    // reference costs a retain and release on every access, on every request.
-    unowned(unsafe) let worker: Worker
-    let config: PoolConfig
-    /// The pool's position in the config (and on the HealthBoard).
-    let index: Int
-    var placement: KeyPlacement
-    /// What the pool decides about requests (deny_commands, hash tag), for RoutePlanner.
-    let policy: PoolPolicy
-    /// What the proxy's own commands may know of the pool (AUTH's password...).
-    let localSettings: LocalSettings
-    private(set) var servers: [UpstreamServer] = []
-    private var listeners: [Listener] = []
-
-    init(worker: Worker, config: PoolConfig, index: Int, addresses: [sockaddr_storage]) {
-        self.worker = worker
-        self.config = config
-        self.index = index
-        self.placement = config.placement()
-        let table = worker.commands
-        policy = PoolPolicy(name: config.name, denyCommands: config.denyCommands, hashTag: config.hashTag, table: table)
-        localSettings = LocalSettings(password: config.clientPassword, user: config.clientUser,
-                                      commandCount: table.commands.filter { !$0.spec.name.contains("|") }.count)
-        for (i, spec) in config.servers.enumerated() {
-            servers.append(UpstreamServer(worker: worker, pool: self, spec: spec, index: i, address: addresses[i]))
-        }
-    }
-
-    /// TCP listeners exist in every worker (SO_REUSEPORT); a unix socket only in the
-    /// first, since a path can be bound once.
-    func listen(primary: Bool) throws {
-        switch config.listen {
-        case let .tcp(host, port):
-            listeners.append(try Listener(loop: worker.loop, host: host, port: port, backlog: config.backlog,
-                                          scheduler: worker) { [unowned self] s in self.worker.accept(s, pool: self) })
-        case let .unix(path, mode):
-            guard primary else { return }
-            listeners.append(try Listener(loop: worker.loop, path: path, mode: mode, backlog: config.backlog,
-                                          scheduler: worker) { [unowned self] s in self.worker.accept(s, pool: self) })
-        }
-    }
-
-    func preconnect() { for s in servers { s.preconnect() } }
-
-    /// New up/down states: with auto_eject_hosts the ring is rebuilt from the live servers
-    /// (nutcracker's meaning: a down server's keys move to their ketama successors);
-    /// otherwise the ring stays and the down servers' keys are answered at once.
-    func apply(live: [Bool], reasons: [String]) {
-        for (i, server) in servers.enumerated() { server.setDown(!live[i], reason: reasons[i]) }
-        if config.autoEjectHosts { placement = config.placement(live: live) }
-    }
-
-    var board: HealthBoard? { worker.healthBoard }
-
-    func expireRequests(now: UInt64) {
-        guard let t = config.timeoutMs else { return }
-        for s in servers { s.expireRequests(now: now, timeoutMs: UInt64(t)) }
-    }
-
-    func sampleQueues() {
-        for s in servers { s.sampleQueues() }
-    }
-
-    func closeListeners() {
-        for l in listeners { l.close() }
-        listeners.removeAll()
-    }
-
-    func closeUpstreams() { for s in servers { s.closeAll() } }
 }

@@ -40,6 +40,12 @@ public final class Log: @unchecked Sendable {
         return true
     }
 
+    /// The log file's descriptor (nil while logging to stderr), which a daemon keeps open.
+    public var fileDescriptor: Int32? {
+        guard let f = file, f != stderr else { return nil }
+        return fileno(f)
+    }
+
     public func write(_ level: LogLevel, _ message: @autoclosure () -> String) {
         guard level <= self.level else { return }
         var now = timespec()

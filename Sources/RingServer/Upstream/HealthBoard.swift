@@ -1,8 +1,6 @@
-// The process-wide up/down state of every upstream, shared by all workers and the health
-// checker. Writers (the checker's results, a worker's passive failure) take the lock, run
-// the pure HealthTracker, and on a change log one line and wake every worker, which applies
-// the new state within that loop turn. Nothing on the request path takes this lock: workers
-// copy the states when woken.
+// The process-wide up/down state of every upstream, shared by the workers and the health
+// checker under a lock; a change logs one line and wakes every worker, which copies the
+// states. Nothing on the request path may take this lock.
 
 import RingConfig
 import RingCore
@@ -108,8 +106,8 @@ public final class HealthBoard: @unchecked Sendable {
         let spec = servers[pool][server]
         switch transition {
         case .none: return
-        case let .wentDown(why): logWarn("upstream \(spec.displayName) \(spec.addressText) down: \(why)")
-        case .cameUp: logNotice("upstream \(spec.displayName) \(spec.addressText) up: passed health checks")
+        case let .wentDown(why): logWarn("upstream \(spec.logName) down: \(why)")
+        case .cameUp: logNotice("upstream \(spec.logName) up: passed health checks")
         }
         for w in wake { w.send() }
     }

@@ -1,7 +1,6 @@
-// Active health checks: one checker per process, on its own thread and loop, not one per
-// worker. Every `health_check_interval` each upstream gets the check command (PING) on a
-// connection of the checker's own; the reply must be the expected simple string within
-// `health_check_timeout`. Results go to the HealthBoard, which decides up and down.
+// Active health checks: one thread and loop per process send the check command (PING) to every
+// upstream on connections of their own and report to the HealthBoard, which decides up and
+// down. The checker must never touch a worker's connections or state.
 
 import CLibUV
 import RingConfig
@@ -95,9 +94,7 @@ final class HealthProbe: StreamHandler {
         guard let s = stream else { return }
         awaiting = 0
         if let p = password {
-            s.output.appendArrayHeader(user == nil ? 2 : 3); s.output.appendBulk(string: "AUTH")
-            if let u = user { s.output.appendBulk(string: u) }
-            s.output.appendBulk(string: p)
+            UpstreamHandshake.writeAuth(user: user, password: p, into: s.output)
             awaiting += 1
         }
         let words = settings.command.split(separator: " ")

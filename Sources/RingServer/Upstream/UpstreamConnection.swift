@@ -1,8 +1,6 @@
-// One pipelined connection from a worker to one Redis server. Requests of many clients are
-// appended to its output in arrival order and written once per loop turn; every request
-// leaves a PendingReply in a FIFO, and each reply the scanner frames is matched to the FIFO's
-// head. When the connection breaks or a request times out, every pending request gets an
-// error naming the server, and the connection is dropped (a new one is made on demand).
+// One pipelined connection from a worker to one Redis server: requests appended in arrival
+// order, a FIFO of PendingReply matched to replies in order, failures answered or moved (see
+// ResendPlan). It must never reorder replies, nor keep a connection whose replies may misalign.
 
 import CLibUV
 import RingCore
@@ -22,14 +20,17 @@ struct PendingReply {
     /// answers misses (.error for writes and split parts).
     var miss: MissReply = .error
     var argumentCount: Int32 = 0
-    /// Where the request's bytes start in the connection's output stream; a request that
-    /// starts at or after `Stream.handedOff` has not been sent and can move to another
-    /// connection.
+    /// Where the request's bytes start in the connection's output stream (a stream offset,
+    /// see PendingWrites): whether it has been sent is the connection's PendingWrites' answer.
     var streamOffset: UInt64 = 0
     /// uv_hrtime() when queued, for latency statistics.
     var queuedNs: UInt64 = 0
     /// The command's index in the command table (-1: none), for per-command latency.
     var command: Int16 = -1
+}
+
+extension PendingReply: QueuedRequest {
+    var isClientRequest: Bool { client != nil }
 }
 
 final class UpstreamConnection: StreamHandler {
@@ -77,26 +78,10 @@ final class UpstreamConnection: StreamHandler {
     /// Commands sent first on every new connection; their replies are consumed here.
     private func writeHandshake() {
         let pool = server.pool.config
+        let replies = UpstreamHandshake.write(user: pool.redisUser, password: pool.redisAuth, database: pool.redisDB,
+                                              resp3: version == .resp3, into: stream.output)
         let now = server.worker.loop.nowMs
-        if let password = pool.redisAuth {
-            stream.output.appendArrayHeader(pool.redisUser == nil ? 2 : 3)
-            stream.output.appendBulk(string: "AUTH")
-            if let user = pool.redisUser { stream.output.appendBulk(string: user) }
-            stream.output.appendBulk(string: password)
-            pending.append(PendingReply(client: nil, sequence: 0, part: 0, queuedAt: now))
-        }
-        if pool.redisDB != 0 {
-            stream.output.appendArrayHeader(2)
-            stream.output.appendBulk(string: "SELECT")
-            stream.output.appendBulk(string: String(pool.redisDB))
-            pending.append(PendingReply(client: nil, sequence: 0, part: 0, queuedAt: now))
-        }
-        if version == .resp3 {
-            stream.output.appendArrayHeader(2)
-            stream.output.appendBulk(string: "HELLO")
-            stream.output.appendBulk(string: "3")
-            pending.append(PendingReply(client: nil, sequence: 0, part: 0, queuedAt: now))
-        }
+        for _ in 0..<replies { pending.append(PendingReply(client: nil, sequence: 0, part: 0, queuedAt: now)) }
     }
 
     var output: ByteBuffer { stream.output }
@@ -104,7 +89,7 @@ final class UpstreamConnection: StreamHandler {
     private var stats: WorkerStats { server.worker.stats }
 
     /// Where the next request's bytes will start; read before appending them.
-    @inline(__always) var nextRequestOffset: UInt64 { stream.appendedEnd }
+    @inline(__always) var nextRequestOffset: UInt64 { stream.writes.appendedEnd }
 
     /// Registers the reply the bytes appended to `output` from `offset` on will produce.
     @inline(__always)
@@ -122,25 +107,24 @@ final class UpstreamConnection: StreamHandler {
         stream.scheduleFlush()
     }
 
-    var pendingCount: Int { pending.count }
-
     /// nutcracker's queue gauges for this connection: requests (and bytes) still in the
     /// output, not yet handed to the socket, and requests (and bytes) written and awaiting
     /// their reply. O(unsent requests), which is almost always zero: writes go out in the
     /// loop turn that queued them.
     func queueDepths() -> (inQueue: Int, inBytes: Int, outQueue: Int, outBytes: Int) {
-        let sentEnd = stream.handedOff
+        let writes = stream.writes
         var unsent = 0
-        while unsent < pending.count && pending[pending.count - 1 - unsent].client != nil
-                && pending[pending.count - 1 - unsent].streamOffset >= sentEnd {
+        while unsent < pending.count {
+            let request = pending[pending.count - 1 - unsent]
+            guard request.isClientRequest && writes.isUnsent(request.streamOffset) else { break }
             unsent += 1
         }
         let awaiting = pending.count - unsent
         var outBytes = 0
-        if awaiting > 0, let first = pending.first, first.client != nil, sentEnd > first.streamOffset {
-            outBytes = Int(sentEnd - first.streamOffset)
+        if awaiting > 0, let first = pending.first, first.isClientRequest {
+            outBytes = writes.handedOffBytes(since: first.streamOffset)
         }
-        return (unsent, stream.output.readableCount, awaiting, outBytes)
+        return (unsent, writes.output.readableCount, awaiting, outBytes)
     }
     var oldestQueuedAt: UInt64? { pending.first?.queuedAt }
 
@@ -158,11 +142,11 @@ final class UpstreamConnection: StreamHandler {
             case .incomplete:
                 return
             case let .error(why):
-                fail("protocol error in reply (\(why))")
+                fail(.protocolError(why))
                 return
             case let .reply(length):
                 guard let waiting = pending.popFirst() else {
-                    fail("sent a reply nobody asked for")
+                    fail(.unexpectedReply)
                     return
                 }
                 let reply = UnsafeRawBufferPointer(rebasing: input.readable[0..<length])
@@ -174,7 +158,7 @@ final class UpstreamConnection: StreamHandler {
                                         us: (uv_hrtime() &- waiting.queuedNs) / 1000)
                     client.deliver(sequence: waiting.sequence, part: Int(waiting.part), reply: reply)
                 } else if reply.first == UInt8(ascii: "-") {
-                    logWarn("upstream \(server.spec.displayName) \(server.spec.addressText) refused a handshake command: \(String(decoding: reply.dropLast(2), as: UTF8.self))")
+                    logWarn("upstream \(server.logName) refused a handshake command: \(String(decoding: reply.dropLast(2), as: UTF8.self))")
                 }
                 input.consume(length)
             }
@@ -183,8 +167,7 @@ final class UpstreamConnection: StreamHandler {
     }
 
     func didEnd(_ stream: Stream, error: Int32) {
-        let what = error == UV_EOF.rawValue ? "connection closed by server" : uvErrorName(error)
-        fail(what, passive: true)
+        fail(error == UV_EOF.rawValue ? .closedByServer : .connectionError(uvErrorName(error)))
     }
 
     /// The connection was established at some point (it may have broken since).
@@ -196,42 +179,33 @@ final class UpstreamConnection: StreamHandler {
         stream.startReading()
     }
 
-    /// Fails every pending request with `reason` and drops this connection. With
-    /// `resendUnsent`, requests whose bytes never left this connection's output (other
-    /// clients' requests queued behind the one that timed out) move to a new connection
-    /// instead, keeping their original queue time for the timeout.
-    func fail(_ reason: String, passive: Bool = false, resendUnsent: Bool = false) {
+    /// Fails every pending request with `failure`'s text and drops this connection; after a
+    /// timeout, requests whose bytes never left this connection's output (other clients'
+    /// requests queued behind the one that timed out) move to a new connection instead,
+    /// keeping their original queue time for the timeout (see ResendPlan).
+    func fail(_ failure: UpstreamFailure) {
         if isBroken && pending.isEmpty { return }
         isBroken = true
         let p = server.pool.index, s = server.index
         stats.subtract(pool: p, server: s, .serverConnections)
-        stats.add(pool: p, server: s, reason.hasPrefix("timed out") ? .serverTimedout
-                  : reason == "connection closed by server" ? .serverEOF : .serverErr)
-        var unsent: [PendingReply] = []
-        var unsentBytes: [UInt8] = []
-        if resendUnsent, let firstUnsent = (0..<pending.count).first(where: { pending[$0].client != nil && pending[$0].streamOffset >= stream.handedOff }) {
-            let start = Int(pending[firstUnsent].streamOffset - stream.handedOff)
-            unsentBytes = Array(stream.output.readable[start...])
-            let base = pending[firstUnsent].streamOffset
-            while pending.count > firstUnsent, var moved = pending.removeLast() {
-                moved.streamOffset -= base
-                unsent.insert(moved, at: 0)
-            }
-        }
+        stats.add(pool: p, server: s, failure.stat)
+        let plan = ResendPlan(queue: pending, writes: stream.writes, resendUnsent: failure.resendsUnsent)
         stream.close()
-        server.connectionFailed(self, reason: reason, passive: passive)
-        if !unsent.isEmpty, let next = server.connection(for: version, ignoringBackoff: true) {
+        server.connectionFailed(self, failure)
+        // The moved bytes stay valid: nothing appends to this closed stream's output.
+        if plan.movesAny, let bytes = stream.writes.unsent(from: plan.bytesFrom),
+           let next = server.connection(for: version, ignoringBackoff: true) {
             let origin = next.nextRequestOffset
-            unsentBytes.withUnsafeBytes { next.output.append($0) }
-            for var p in unsent {
-                p.streamOffset += origin
-                next.adopt(p)
+            next.output.append(bytes)
+            for i in plan.firstMoved..<pending.count {
+                var moved = pending[i]
+                moved.streamOffset = plan.rebased(moved.streamOffset, onto: origin)
+                next.adopt(moved)
             }
-        } else {
-            // Nowhere to move them: they fail with the rest.
-            for p in unsent { pending.append(p) }
+            while pending.count > plan.firstMoved { pending.removeLast() }
         }
-        let message = "ERR upstream \(server.spec.displayName) (\(server.spec.addressText)): \(reason)"
+        // Nowhere to move them: they fail with the rest.
+        let message = server.spec.upstreamError(.failed, failure.description)
         let misses = server.pool.config.answerDownAsMiss
         while let waiting = pending.popFirst() {
             guard let client = waiting.client else { continue }

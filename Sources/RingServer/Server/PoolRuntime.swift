@@ -1,0 +1,80 @@
+// One pool as one worker runs it: its listeners, key placement and upstream servers. It
+// owns no thread and no state shared with other workers; the ring it routes by changes only
+// when the HealthBoard's states are applied, never in the middle of a request.
+
+import CLibUV
+import RingConfig
+import RingCore
+
+/// One pool as one worker runs it: its listener(s), placement and upstream servers.
+final class PoolRuntime {
+    // unowned(unsafe): the worker owns its pools and outlives them; a checked unowned
+    // reference costs a retain and release on every access, on every request.
+    unowned(unsafe) let worker: Worker
+    let config: PoolConfig
+    /// The pool's position in the config (and on the HealthBoard).
+    let index: Int
+    var placement: KeyPlacement
+    /// What the pool decides about requests (deny_commands, hash tag), for RoutePlanner.
+    let policy: PoolPolicy
+    /// What the proxy's own commands may know of the pool (AUTH's password...).
+    let localSettings: LocalSettings
+    private(set) var servers: [UpstreamServer] = []
+    private var listeners: [Listener] = []
+
+    init(worker: Worker, config: PoolConfig, index: Int, addresses: [sockaddr_storage]) {
+        self.worker = worker
+        self.config = config
+        self.index = index
+        self.placement = config.placement()
+        let table = worker.commands
+        policy = PoolPolicy(name: config.name, denyCommands: config.denyCommands, hashTag: config.hashTag, table: table)
+        localSettings = LocalSettings(password: config.clientPassword, user: config.clientUser,
+                                      commandCount: table.commands.filter { !$0.spec.name.contains("|") }.count)
+        for (i, spec) in config.servers.enumerated() {
+            servers.append(UpstreamServer(worker: worker, pool: self, spec: spec, index: i, address: addresses[i]))
+        }
+    }
+
+    /// TCP listeners exist in every worker (SO_REUSEPORT); a unix socket only in the
+    /// first, since a path can be bound once.
+    func listen(primary: Bool) throws {
+        switch config.listen {
+        case let .tcp(host, port):
+            listeners.append(try Listener(loop: worker.loop, host: host, port: port, backlog: config.backlog,
+                                          scheduler: worker) { [unowned self] s in self.worker.accept(s, pool: self) })
+        case let .unix(path, mode):
+            guard primary else { return }
+            listeners.append(try Listener(loop: worker.loop, path: path, mode: mode, backlog: config.backlog,
+                                          scheduler: worker) { [unowned self] s in self.worker.accept(s, pool: self) })
+        }
+    }
+
+    func preconnect() { for s in servers { s.preconnect() } }
+
+    /// New up/down states: with auto_eject_hosts the ring is rebuilt from the live servers
+    /// (nutcracker's meaning: a down server's keys move to their ketama successors);
+    /// otherwise the ring stays and the down servers' keys are answered at once.
+    func apply(live: [Bool], reasons: [String]) {
+        for (i, server) in servers.enumerated() { server.setDown(!live[i], reason: reasons[i]) }
+        if config.autoEjectHosts { placement = config.placement(live: live) }
+    }
+
+    var board: HealthBoard? { worker.healthBoard }
+
+    func expireRequests(now: UInt64) {
+        guard let t = config.timeoutMs else { return }
+        for s in servers { s.expireRequests(now: now, timeoutMs: UInt64(t)) }
+    }
+
+    func sampleQueues() {
+        for s in servers { s.sampleQueues() }
+    }
+
+    func closeListeners() {
+        for l in listeners { l.close() }
+        listeners.removeAll()
+    }
+
+    func closeUpstreams() { for s in servers { s.closeAll() } }
+}

@@ -1,0 +1,56 @@
+// Why an upstream connection failed: each reason with the text clients and logs see, the
+// counter it bumps, and what it means for the server's health and the queued requests.
+// Decisions are made on the case, never by matching the text.
+
+import RingCore
+
+enum UpstreamFailure: Equatable, CustomStringConvertible {
+    /// The oldest queued request waited longer than the pool's `timeout`.
+    case timedOut(ms: Int)
+    /// The server closed the connection (EOF).
+    case closedByServer
+    /// A read, write or connect error, with libuv's text for it ("connection refused").
+    case connectionError(String)
+    /// The connect could not even start (no socket, bad address).
+    case cannotConnect
+    /// A reply the scanner cannot frame.
+    case protocolError(String)
+    /// A reply with no request waiting for it.
+    case unexpectedReply
+
+    var description: String {
+        switch self {
+        case let .timedOut(ms): return "timed out after \(ms) ms"
+        case .closedByServer: return "connection closed by server"
+        case let .connectionError(why): return why
+        case .cannotConnect: return "cannot connect"
+        case let .protocolError(why): return "protocol error in reply (\(why))"
+        case .unexpectedReply: return "sent a reply nobody asked for"
+        }
+    }
+
+    /// nutcracker's server counter for it.
+    var stat: ServerStat {
+        switch self {
+        case .timedOut: return .serverTimedout
+        case .closedByServer: return .serverEOF
+        case .connectionError, .cannotConnect, .protocolError, .unexpectedReply: return .serverErr
+        }
+    }
+
+    /// A refused, reset or closed connection says the server is gone: it is reported down
+    /// at once. The others (a slow or garbled reply) count toward server_failure_limit.
+    var marksServerDown: Bool {
+        switch self {
+        case .closedByServer, .connectionError, .cannotConnect: return true
+        case .timedOut, .protocolError, .unexpectedReply: return false
+        }
+    }
+
+    /// After a timeout the server is slow, not gone: requests still unsent move to a new
+    /// connection instead of failing with the one that waited too long.
+    var resendsUnsent: Bool {
+        if case .timedOut = self { return true }
+        return false
+    }
+}
