@@ -64,6 +64,12 @@ extension PoolKey {
 
     static func integer(_ name: String, _ origin: Origin, _ range: ClosedRange<Int>, default value: Default, _ doc: String,
                         set: @escaping @Sendable (inout PoolConfig, Int) -> Void) -> PoolKey {
+        integer(name, origin, range, default: value, doc) { pool, n, _ throws(PoolKeyError) in set(&pool, n) }
+    }
+
+    /// An integer whose setter also checks it against keys applied before it.
+    static func integer(_ name: String, _ origin: Origin, _ range: ClosedRange<Int>, default value: Default, _ doc: String,
+                        check: @escaping @Sendable (inout PoolConfig, Int, YAMLNode) throws(PoolKeyError) -> Void) -> PoolKey {
         PoolKey(name: name, origin: origin, values: .integer(range), defaultValue: value, doc: doc, warningWhenAbsent: nil) {
             pool, node, _ throws(PoolKeyError) in
             guard let n = node.int, range.contains(n) else {
@@ -71,7 +77,7 @@ extension PoolKey {
                     : "from \(range.lowerBound) to \(range.upperBound)"
                 throw PoolKeyError(node, "must be an integer \(bounds)")
             }
-            set(&pool, n)
+            try check(&pool, n, node)
         }
     }
 

@@ -19,6 +19,9 @@ extension PoolKey {
     /// Connections per server per worker: each is a socket on the server too, and Redis's
     /// default maxclients is 10,000 shared by every proxy in front of it.
     static let maxServerConnections = 1024
+    /// Each database a client selects gets its own server connections per worker (see
+    /// UpstreamServer), so the count is bounded; Redis's own default is 16.
+    static let maxDatabases = 256
 
     /// The keys in the order the loader applies them: a key that depends on another
     /// (redis_user on redis_auth, client_user on client_auth) comes after it.
@@ -59,8 +62,13 @@ extension PoolKey {
         },
         .text("redis_auth", .nutcracker, "a password", default: .described("none"),
               "clients must AUTH with it; sent to every server on connect") { pool, text, _ in pool.redisAuth = text },
+        .integer("databases", .ringproxy, 1...maxDatabases, default: .value("16"),
+                 "SELECT takes 0 to databases-1; at most the servers' own `databases`") { $0.databases = $1 },
         .integer("redis_db", .nutcracker, 0...Int.max, default: .value("0"),
-                 "database selected on every server connection") { $0.redisDB = $1 },
+                 "the database a client starts in (SELECT changes it)") { (pool: inout PoolConfig, db: Int, node: YAMLNode) throws(PoolKeyError) in
+            guard db < pool.databases else { throw PoolKeyError(node, "must be below databases (\(pool.databases))") }
+            pool.redisDB = db
+        },
         .integer("server_connections", .nutcracker, 1...maxServerConnections, default: .value("1"),
                  "pipelined connections per server per worker thread") { $0.serverConnections = $1 },
         .boolean("auto_eject_hosts", .nutcracker, default: .value("false"),

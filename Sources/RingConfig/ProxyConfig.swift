@@ -50,7 +50,9 @@ public struct PoolConfig: Sendable, Equatable {
     /// The ACL user name clients give in `AUTH user password` (`client_user`); nil accepts
     /// only "default", as Redis does with no ACL users.
     public var clientUser: String?
+    /// The database a client starts in; SELECT moves it within 0..<databases.
     public var redisDB = 0
+    public var databases = 16
     /// `key_routes`: keys starting with a prefix go to the named server (by index into
     /// `servers`) instead of their ketama position; the longest prefix wins.
     public var keyRoutes: [KeyRoute] = []

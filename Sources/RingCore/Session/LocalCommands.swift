@@ -22,11 +22,14 @@ public struct LocalSettings: Sendable {
     public var user: String?
     /// Top-level commands in the table, for COMMAND COUNT.
     public var commandCount: Int
+    /// SELECT takes 0..<databases, as Redis's `databases`.
+    public var databases: Int
 
-    public init(password: String?, user: String?, commandCount: Int) {
+    public init(password: String?, user: String?, commandCount: Int, databases: Int = 16) {
         self.password = password
         self.user = user
         self.commandCount = commandCount
+        self.databases = databases
     }
 }
 
@@ -54,15 +57,21 @@ public enum LocalCommands {
             out.append("+OK\r\n")
             return .close
         case .select:
-            if request.integer(1) == 0 {
-                out.append("+OK\r\n")
-            } else {
-                out.appendError("ERR ringproxy serves one database per pool; only SELECT 0 is allowed (the pool's redis_db picks the servers' database)")
+            // Redis's own checks and texts (selectCommand in db.c).
+            guard let db = request.integer(1) else {
+                out.appendError(ProxyError.notInteger.message)
+                break
             }
+            guard db >= 0, db < settings.databases else {
+                out.appendError("ERR DB index is out of range")
+                break
+            }
+            state.database = db
+            out.append("+OK\r\n")
         case .command:
             commandCommand(request, state: state, settings: settings, out: out)
         case .config:
-            configCommand(request, state: state, out: out)
+            configCommand(request, state: state, settings: settings, out: out)
         case .client:
             clientCommand(request, state: &state, out: out)
         case .hello:
@@ -186,14 +195,14 @@ public enum LocalCommands {
     /// CONFIG GET answers the few parameters clients read at start-up with the values that
     /// describe the proxy (redis-benchmark reads "save" and "appendonly"); CONFIG SET and
     /// the rest would change one server behind the proxy's back, so they are refused.
-    static func configCommand(_ request: RequestView, state: SessionState, out: ByteBuffer) {
+    static func configCommand(_ request: RequestView, state: SessionState, settings: LocalSettings, out: ByteBuffer) {
         let argc = request.count
         let sub = request.lowercased(1)
         guard sub == "get", argc >= 3 else {
             out.appendError(ProxyError.unsupported(command: "CONFIG \(sub.uppercased())", .serverAdministration).message)
             return
         }
-        let known: [(String, String)] = [("save", ""), ("appendonly", "no"), ("databases", "1")]
+        let known: [(String, String)] = [("save", ""), ("appendonly", "no"), ("databases", String(settings.databases))]
         var found: [(String, String)] = []
         for i in 2..<argc {
             let pattern = request.lowercased(i)

@@ -31,10 +31,14 @@ public struct SessionState: Sendable {
     public var version: RESPVersion = .resp2
     public var authenticated: Bool
     public var clientName: String?
+    /// The database SELECT chose: the client's requests travel on server connections that
+    /// selected it. Starts at the pool's redis_db.
+    public var database: Int
 
-    public init(id: UInt64, authenticated: Bool) {
+    public init(id: UInt64, authenticated: Bool, database: Int = 0) {
         self.id = id
         self.authenticated = authenticated
+        self.database = database
     }
 
     @inlinable public var acceptsRequests: Bool { mode == .normal }

@@ -11,7 +11,7 @@ extension ClientSession {
     /// health checks marked down is not contacted: the request gets `miss` (pools with
     /// down_server_reply: miss) or an error naming the server, at once.
     func send(_ request: RequestView, to server: UpstreamServer, miss: MissReply, command: Int) {
-        guard let connection = server.isDown ? nil : server.connection(for: state.version) else {
+        guard let connection = server.isDown ? nil : server.connection(for: state.version, database: state.database) else {
             answerUnreachable(server, miss: miss, argumentCount: request.count)
             return
         }
@@ -52,7 +52,7 @@ extension ClientSession {
                 if kind == .values { merge.assign(position: position, toPart: part) }
             }
             let server = pool.servers[serverIndex]
-            guard let connection = server.isDown ? nil : server.connection(for: state.version) else {
+            guard let connection = server.isDown ? nil : server.connection(for: state.version, database: state.database) else {
                 merge.fail(part: part, error: errorBytes(server.isDown ? server.downMessage : server.unavailableMessage))
                 continue
             }

@@ -40,7 +40,8 @@ final class ClientSession: StreamHandler {
         self.pool = pool
         self.stream = stream
         self.parser = RequestParser(limits: worker.requestLimits)
-        self.state = SessionState(id: id, authenticated: pool.localSettings.password == nil)
+        self.state = SessionState(id: id, authenticated: pool.localSettings.password == nil,
+                                  database: pool.config.redisDB)
         stream.startBuffersSmall(ClientSession.initialOutputCapacity)
         self.lastActiveMs = worker.loop.nowMs
     }

@@ -30,7 +30,8 @@ final class PoolRuntime {
         let table = worker.commands
         policy = PoolPolicy(name: config.name, denyCommands: config.denyCommands, hashTag: config.hashTag, table: table)
         localSettings = LocalSettings(password: config.clientPassword, user: config.clientUser,
-                                      commandCount: table.commands.filter { !$0.spec.name.contains("|") }.count)
+                                      commandCount: table.commands.filter { !$0.spec.name.contains("|") }.count,
+                                      databases: config.databases)
         for (i, spec) in config.servers.enumerated() {
             servers.append(UpstreamServer(worker: worker, pool: self, spec: spec, index: i, address: addresses[i]))
         }

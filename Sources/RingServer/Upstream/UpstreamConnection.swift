@@ -39,6 +39,8 @@ final class UpstreamConnection: StreamHandler {
     unowned(unsafe) let server: UpstreamServer
     let stream: Stream
     let version: RESPVersion
+    /// The database this connection selected in its handshake (a client's SELECT picks it).
+    let database: Int
     private var pending = RingQueue<PendingReply>(initialCapacity: 64)
     private let input = ByteBuffer()
     private var scanner = ReplyScanner()
@@ -47,9 +49,10 @@ final class UpstreamConnection: StreamHandler {
     /// Read space below this is topped up before reading, so a read is never tiny.
     static let minimumReadSpace = 16 * 1024
 
-    init(server: UpstreamServer, version: RESPVersion) {
+    init(server: UpstreamServer, version: RESPVersion, database: Int) {
         self.server = server
         self.version = version
+        self.database = database
         let worker = server.worker
         switch server.spec.address {
         case .tcp: stream = Stream(loop: worker.loop, kind: .tcp, scheduler: worker)
@@ -78,7 +81,7 @@ final class UpstreamConnection: StreamHandler {
     /// Commands sent first on every new connection; their replies are consumed here.
     private func writeHandshake() {
         let pool = server.pool.config
-        let replies = UpstreamHandshake.write(user: pool.redisUser, password: pool.redisAuth, database: pool.redisDB,
+        let replies = UpstreamHandshake.write(user: pool.redisUser, password: pool.redisAuth, database: database,
                                               resp3: version == .resp3, into: stream.output)
         let now = server.worker.loop.nowMs
         for _ in 0..<replies { pending.append(PendingReply(client: nil, sequence: 0, part: 0, queuedAt: now)) }
@@ -194,7 +197,7 @@ final class UpstreamConnection: StreamHandler {
         server.connectionFailed(self, failure)
         // The moved bytes stay valid: nothing appends to this closed stream's output.
         if plan.movesAny, let bytes = stream.writes.unsent(from: plan.bytesFrom),
-           let next = server.connection(for: version, ignoringBackoff: true) {
+           let next = server.connection(for: version, database: database, ignoringBackoff: true) {
             let origin = next.nextRequestOffset
             next.output.append(bytes)
             for i in plan.firstMoved..<pending.count {

@@ -14,10 +14,15 @@ final class UpstreamServer {
     let index: Int
     /// Resolved at startup; zeroed for unix sockets.
     let address: sockaddr_storage
-    /// Both protocol versions' connections in one list: RESP2's in the first
-    /// `perVersion` slots, RESP3's in the next (see `slot`).
+    /// Both protocol versions' connections to the pool's redis_db in one list: RESP2's in
+    /// the first `perVersion` slots, RESP3's in the next (see `slot`). Nearly every client
+    /// stays in that database, so its connections are found without a lookup.
     private var connections: [UpstreamConnection?]
+    /// Connections to the other databases clients SELECT, laid out as `connections`, made
+    /// on first use; at most the pool's `databases` entries.
+    private var otherDatabases: [Int: [UpstreamConnection?]] = [:]
     private let perVersion: Int
+    private let startDatabase: Int
     private var nextConnection = 0
 
     /// When connecting may be tried again after failures.
@@ -37,6 +42,7 @@ final class UpstreamServer {
         self.index = index
         self.address = address
         perVersion = max(1, pool.config.serverConnections)
+        startDatabase = pool.config.redisDB
         connections = Array(repeating: nil, count: 2 * perVersion)
     }
 
@@ -47,28 +53,49 @@ final class UpstreamServer {
     @inline(__always)
     private func slot(_ version: RESPVersion, _ n: Int) -> Int { version == .resp2 ? n : perVersion + n }
 
-    /// A usable connection for `version`, or nil while backing off after a failure.
+    /// A usable connection for `version` on `database`, or nil while backing off after a
+    /// failure.
     @inline(__always)
-    func connection(for version: RESPVersion, ignoringBackoff: Bool = false) -> UpstreamConnection? {
+    func connection(for version: RESPVersion, database: Int, ignoringBackoff: Bool = false) -> UpstreamConnection? {
         let n = perVersion == 1 ? 0 : { nextConnection = (nextConnection + 1) % perVersion; return nextConnection }()
         let i = slot(version, n)
-        if let c = connections[i], !c.isBroken { return c }
+        if database == startDatabase {
+            if let c = connections[i], !c.isBroken { return c }
+            guard let fresh = connect(version, database, ignoringBackoff) else { return nil }
+            connections[i] = fresh
+            return fresh
+        }
+        var list = otherDatabases[database] ?? Array(repeating: nil, count: 2 * perVersion)
+        if let c = list[i], !c.isBroken { return c }
+        guard let fresh = connect(version, database, ignoringBackoff) else { return nil }
+        list[i] = fresh
+        otherDatabases[database] = list
+        return fresh
+    }
+
+    private func connect(_ version: RESPVersion, _ database: Int, _ ignoringBackoff: Bool) -> UpstreamConnection? {
         if !ignoringBackoff && !backoff.mayConnect(nowMs: worker.loop.nowMs) { return nil }
-        let fresh = UpstreamConnection(server: self, version: version)
+        let fresh = UpstreamConnection(server: self, version: version, database: database)
         if fresh.isBroken {
             worker.stats.add(pool: pool.index, server: index, UpstreamFailure.cannotConnect.stat)
             reportDown(.cannotConnect)
             noteFailure(.cannotConnect)
             return nil
         }
-        connections[i] = fresh
         return fresh
+    }
+
+    /// Every open connection, the redis_db ones first. Allocates nothing.
+    @inline(__always)
+    private func forEachConnection(_ body: (UpstreamConnection) -> Void) {
+        for case let c? in connections { body(c) }
+        for list in otherDatabases.values { for case let c? in list { body(c) } }
     }
 
     /// Opens the RESP2 connections `preconnect` asks for.
     func preconnect() {
         for n in 0..<perVersion where connections[slot(.resp2, n)] == nil {
-            connections[slot(.resp2, n)] = UpstreamConnection(server: self, version: .resp2)
+            connections[slot(.resp2, n)] = UpstreamConnection(server: self, version: .resp2, database: startDatabase)
         }
     }
 
@@ -106,7 +133,12 @@ final class UpstreamServer {
     /// A connection broke: a refused, reset or closed one marks the server down at once; a
     /// timeout or a garbled reply counts toward server_failure_limit instead.
     func connectionFailed(_ connection: UpstreamConnection, _ failure: UpstreamFailure) {
-        for i in connections.indices where connections[i] === connection { connections[i] = nil }
+        if connection.database == startDatabase {
+            for i in connections.indices where connections[i] === connection { connections[i] = nil }
+        } else if var list = otherDatabases[connection.database] {
+            for i in list.indices where list[i] === connection { list[i] = nil }
+            otherDatabases[connection.database] = list
+        }
         consecutiveRequestFailures += 1
         if failure.marksServerDown || consecutiveRequestFailures >= pool.config.serverFailureLimit {
             reportDown(failure)
@@ -126,16 +158,20 @@ final class UpstreamServer {
     /// Fails requests that waited longer than the pool's timeout. Runs every tick: the
     /// loop goes over the array in place, allocating nothing unless a connection fails.
     func expireRequests(now: UInt64, timeoutMs: UInt64) {
-        for c in connections {
-            guard let conn = c, let oldest = conn.oldestQueuedAt else { continue }
-            if now >= oldest + timeoutMs { conn.fail(.timedOut(ms: Int(timeoutMs))) }
+        // Failing a connection changes the lists, so the late ones are collected first (the
+        // rare case; nothing is allocated when none is late).
+        var late: [UpstreamConnection] = []
+        forEachConnection { conn in
+            if let oldest = conn.oldestQueuedAt, now >= oldest + timeoutMs { late.append(conn) }
         }
+        for conn in late { conn.fail(.timedOut(ms: Int(timeoutMs))) }
     }
 
     /// Stores this worker's queue gauges for the server (see `ServerStat.isGauge`).
     func sampleQueues() {
         var total = (inQueue: 0, inBytes: 0, outQueue: 0, outBytes: 0)
-        for case let conn? in connections where !conn.isBroken {
+        forEachConnection { conn in
+            guard !conn.isBroken else { return }
             let d = conn.queueDepths()
             total.inQueue += d.inQueue; total.inBytes += d.inBytes
             total.outQueue += d.outQueue; total.outBytes += d.outBytes
@@ -148,6 +184,6 @@ final class UpstreamServer {
     }
 
     func closeAll() {
-        for c in connections { c?.stream.close() }
+        forEachConnection { $0.stream.close() }
     }
 }
