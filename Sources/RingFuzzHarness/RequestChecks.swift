@@ -84,6 +84,12 @@ func checkRequest(_ request: UnsafeRawBufferPointer, _ parser: RequestParser, _ 
             splitting.append(keyServers)
         case let .local(command, _):
             check(info.route == .local(command), "\(info.spec.name) answered locally as \(command)")
+        case let .block(server, command):
+            check(info.blocks && command == info.index, "\(info.spec.name) planned as blocking")
+            check(server >= 0 && server < pool.serverCount, "blocking on server \(server) of \(pool.serverCount)")
+        case let .transaction(command, server, _):
+            check(info.route == .transaction(command), "\(info.spec.name) planned as \(command)")
+            if let s = server { check(s >= 0 && s < pool.serverCount, "WATCH on server \(s)") }
         case let .reject(error):
             let out = context.out
             out.appendError(error.message)
@@ -121,6 +127,11 @@ func checkOneReply(_ bytes: UnsafeRawBufferPointer, _ what: @autoclosure () -> S
 /// A request the planner sent whole to `server`: its key positions are consistent with the
 /// command's key spec, and every key lives on that server.
 func checkForwardedKeys(_ info: CommandInfo, _ request: RequestView, server: Int, _ pool: FuzzPool) {
+    if info.keyLayout != .spec {
+        guard let keys = RoutePlanner.keys(info.keyLayout, request) else { check(false, "\(info.spec.name) forwarded without keys"); return }
+        for i in keys { check(pool.route(request[i]) == server, "\(info.spec.name): key \(i) does not live on server \(server)") }
+        return
+    }
     var spec = info.spec
     if spec.hasSubcommands, let sub = CommandTable.redis70.lookup(container: spec.name, sub: request[1]) { spec = sub.spec }
     let argc = request.count

@@ -64,9 +64,17 @@ final class CommandTableTests: XCTestCase {
         for name in ["keys", "scan", "flushall", "flushdb", "dbsize", "randomkey"] {
             XCTAssertEqual(route(name), .unsupported(.needsAllServers), name)
         }
-        for name in ["multi", "exec", "watch", "blpop", "brpop", "blmpop", "subscribe", "psubscribe", "monitor"] {
+        for name in ["subscribe", "psubscribe", "monitor"] {
             XCTAssertEqual(route(name), .unsupported(.needsDedicatedConnection), name)
         }
+        XCTAssertEqual(route("multi"), .transaction(.multi))
+        XCTAssertEqual(route("watch"), .transaction(.watch))
+        XCTAssertEqual(route("exec"), .transaction(.exec))
+        for name in ["blpop", "brpop", "blmpop", "xread", "publish"] {
+            XCTAssertEqual(route(name), .keyed, name)
+        }
+        XCTAssertEqual(info("blpop")?.blocks, true)
+        XCTAssertEqual(route("wait"), .unsupported(.replicationWait))
         for name in ["shutdown", "debug", "replicaof", "bgsave"] {
             XCTAssertEqual(route(name), .unsupported(.serverAdministration), name)
         }

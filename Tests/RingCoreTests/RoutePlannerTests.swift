@@ -89,6 +89,22 @@ final class RoutePlannerTests: XCTestCase {
         XCTAssertEqual(plan(["EVAL", "return 1", "0"]), .reject(.noKeys(command: "EVAL")))
     }
 
+    func testBlockingTransactionAndChannelDecisions() {
+        XCTAssertEqual(plan(["BLPOP", "{q}a", "{q}b", "0"]), .block(server: server("q"), command: index("blpop")))
+        guard case .reject(.crossServer) = plan(["BLPOP", keysOnTwoServers().0, keysOnTwoServers().1, "0"]) else {
+            return XCTFail("a blocking command's keys must share a server")
+        }
+        XCTAssertEqual(plan(["XREAD", "COUNT", "2", "STREAMS", "s1", "0"]),
+                       .forward(server: server("s1"), command: index("xread"), miss: .error), "XREAD without BLOCK is ordinary")
+        XCTAssertEqual(plan(["xreadgroup", "GROUP", "g", "c", "BLOCK", "100", "STREAMS", "s1", ">"]),
+                       .block(server: server("s1"), command: index("xreadgroup")))
+        XCTAssertEqual(plan(["XREAD", "STREAMS", "s1", "s2", "0"]), .reject(.syntax), "keys and ids must pair up")
+        XCTAssertEqual(plan(["PUBLISH", "news", "hello"]), .forward(server: server("news"), command: index("publish"), miss: .error))
+        XCTAssertEqual(plan(["MULTI"]), .transaction(.multi, server: nil, command: index("multi")))
+        XCTAssertEqual(plan(["WATCH", "{w}a", "{w}b"]), .transaction(.watch, server: server("w"), command: index("watch")))
+        XCTAssertEqual(plan(["WAIT", "1", "0"]), .reject(.unsupported(command: "WAIT", .replicationWait)))
+    }
+
     func testSubcommandsRouteByTheirOwnKeys() {
         XCTAssertEqual(plan(["OBJECT", "ENCODING", "k9"]), .forward(server: server("k9"), command: index("object"), miss: .nullBulk))
     }

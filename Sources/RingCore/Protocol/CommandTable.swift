@@ -12,6 +12,8 @@ public enum CommandRoute: Equatable, Sendable {
     case local(LocalCommand)
     /// Refused with an error that names the command and the reason.
     case unsupported(UnsupportedReason)
+    /// WATCH, MULTI, EXEC, DISCARD, UNWATCH: the session's transaction mode (TransactionRules).
+    case transaction(TransactionCommand)
 }
 
 public enum SplitKind: Equatable, Sendable {
@@ -36,6 +38,19 @@ public enum UnsupportedReason: Equatable, Sendable {
     /// Administration of one server (SHUTDOWN, DEBUG, REPLICAOF, ...) has no meaning
     /// through a proxy that hides which server is which.
     case serverAdministration
+    /// WAIT counts the replicas of one server that took this client's writes; through the
+    /// proxy a client's writes go to several servers, so no count would be true.
+    case replicationWait
+}
+
+/// Where a command's keys are when Redis's key spec cannot say by position alone.
+public enum KeyLayout: Equatable, Sendable {
+    /// By the key spec (first, last, step; or a key count).
+    case spec
+    /// XREAD, XREADGROUP: the first half of the arguments after the STREAMS keyword.
+    case afterStreams
+    /// PUBLISH: the channel, argument 1, routed as a key would be.
+    case channel
 }
 
 public struct CommandInfo: Sendable {
@@ -47,6 +62,11 @@ public struct CommandInfo: Sendable {
     public let miss: MissReply
     /// Split commands: the name each server's part is sent as.
     public let wireName: StaticString?
+    /// Where the keys are, when not by the key spec.
+    public let keyLayout: KeyLayout
+    /// Blocks the client (BLPOP...; XREAD and XREADGROUP only with BLOCK): it runs on a
+    /// connection of its own.
+    public let blocks: Bool
     /// Position in `CommandTable.commands` (for per-command statistics).
     public let index: Int
 }
@@ -63,7 +83,8 @@ public struct CommandTable: Sendable {
         commands = specs.enumerated().map { i, spec in
             CommandInfo(spec: spec, route: CommandTable.route(for: spec), displayName: spec.name.uppercased(),
                         miss: MissReply.forCommand(spec), wireName: ProxyCommandPolicy.row(spec.name)?.wireName,
-                        index: i)
+                        keyLayout: ProxyCommandPolicy.row(spec.name)?.keyLayout ?? .spec,
+                        blocks: spec.flags.contains(.blocking), index: i)
         }
         var size = 1
         while size < commands.count * 4 { size <<= 1 }
@@ -121,7 +142,8 @@ public struct CommandTable: Sendable {
         switch ProxyCommandPolicy.row(spec.name)?.action {
         case let .local(command)?: return (.local(command), .proxyTable)
         case let .refuse(reason)?: return (.unsupported(reason), .proxyTable)
-        case .oneServer?: return (.keyed, .proxyTable)
+        case let .transaction(command)?: return (.transaction(command), .proxyTable)
+        case .oneServer?, .routeByKeys?: return (.keyed, .proxyTable)
         case nil: break
         }
         if spec.requestPolicy == .multiShard {
@@ -132,7 +154,7 @@ public struct CommandTable: Sendable {
             default: return (.keyed, .fallback)
             }
         }
-        if spec.flags.contains(.blocking) || spec.flags.contains(.pubsub) {
+        if spec.flags.contains(.pubsub) {
             return (.unsupported(.needsDedicatedConnection), .flags)
         }
         if spec.hasSubcommands { return (.keyed, .subcommands) }  // resolved per subcommand at request time

@@ -12,6 +12,10 @@ public enum ProxyAction: Equatable, Sendable {
     /// Routed by its keys to one server even though Redis tips it `multi_shard`: MSETNX
     /// must set all of its keys or none, which parts on several servers cannot promise.
     case oneServer
+    /// Routed by its keys where the key spec does not find them (see `keyLayout`).
+    case routeByKeys
+    /// Changes the session's transaction mode (TransactionRules).
+    case transaction(TransactionCommand)
 }
 
 public struct ProxyCommandRow: Sendable {
@@ -24,14 +28,17 @@ public struct ProxyCommandRow: Sendable {
     public let wireName: StaticString?
     /// In the default `deny_commands`: it can wipe or reconfigure servers shared by others.
     public let deniedByDefault: Bool
+    /// Where the keys are when Redis's key spec cannot say (nil: by the spec).
+    public let keyLayout: KeyLayout?
 
     init(_ name: String, _ action: ProxyAction? = nil, miss: MissReply? = nil, wire: StaticString? = nil,
-         denied: Bool = false) {
+         denied: Bool = false, keys: KeyLayout? = nil) {
         self.name = name
         self.action = action
         self.miss = miss
         self.wireName = wire
         self.deniedByDefault = denied
+        self.keyLayout = keys
     }
 }
 
@@ -64,10 +71,18 @@ public enum ProxyCommandPolicy {
         local("command", .command), local("config", .config), local("client", .client),
         local("hello", .hello), local("auth", .auth), local("info", .info), local("time", .time),
 
+        // Transactions, on a connection leased to the keys' server (TransactionRules).
+        ProxyCommandRow("multi", .transaction(.multi)), ProxyCommandRow("exec", .transaction(.exec)),
+        ProxyCommandRow("discard", .transaction(.discard)), ProxyCommandRow("watch", .transaction(.watch)),
+        ProxyCommandRow("unwatch", .transaction(.unwatch)),
+        // Keys the key spec cannot place: after STREAMS, or PUBLISH's channel.
+        ProxyCommandRow("xread", .routeByKeys, miss: .error, keys: .afterStreams),
+        ProxyCommandRow("xreadgroup", .routeByKeys, keys: .afterStreams),
+        ProxyCommandRow("publish", .routeByKeys, keys: .channel),
+        ProxyCommandRow("wait", .refuse(.replicationWait)),
+
         // A client tied to one server connection; shared pipelined connections cannot.
-        dedicated("multi"), dedicated("exec"), dedicated("discard"), dedicated("watch"), dedicated("unwatch"),
         dedicated("monitor", denied: true), dedicated("sync"), dedicated("psync"), dedicated("reset"),
-        dedicated("xread"), dedicated("xreadgroup"), dedicated("wait"),
 
         // One server's administration, meaningless through a proxy that hides which is which.
         admin("shutdown", denied: true), admin("debug", denied: true), admin("replicaof", denied: true),

@@ -32,6 +32,10 @@ public enum RouteDecision: Equatable, Sendable {
     case split(SplitKind, command: Int)
     /// Answered by the proxy.
     case local(LocalCommand, command: Int)
+    /// A blocking command: the whole request to `server`, on a connection of its own.
+    case block(server: Int, command: Int)
+    /// WATCH (with its keys' server), MULTI, EXEC, DISCARD, UNWATCH: see TransactionRules.
+    case transaction(TransactionCommand, server: Int?, command: Int)
     case reject(ProxyError)
 }
 
@@ -78,10 +82,21 @@ public struct RoutePlanner {
             return .reject(.unsupported(command: info.displayName, reason))
         case let .split(kind):
             return planSplit(kind, info, request, pool: pool, placement: placement)
+        case let .transaction(command):
+            guard command == .watch else { return .transaction(command, server: nil, command: info.index) }
+            let keyed = planKeyed(info.spec, info.displayName, request, miss: .error, command: info.index,
+                                  layout: .spec, pool: pool, placement: placement)
+            guard case let .forward(server, _, _) = keyed else { return keyed }
+            return .transaction(.watch, server: server, command: info.index)
         case .keyed:
             guard info.spec.hasSubcommands else {
-                return planKeyed(info.spec, info.displayName, request, miss: info.miss, command: info.index,
-                                 pool: pool, placement: placement)
+                let keyed = planKeyed(info.spec, info.displayName, request, miss: info.miss, command: info.index,
+                                      layout: info.keyLayout, pool: pool, placement: placement)
+                if info.blocks, case let .forward(server, command, _) = keyed,
+                   info.keyLayout != .afterStreams || RoutePlanner.hasBlockOption(request) {
+                    return .block(server: server, command: command)
+                }
+                return keyed
             }
             guard let s = sub else {
                 return .reject(.unknownSubcommand(sub: argc >= 2 ? request.string(1) : "", container: info.displayName))
@@ -89,14 +104,25 @@ public struct RoutePlanner {
             let display = s.displayName.replacingPipe()
             if case let .unsupported(reason) = s.route { return .reject(.unsupported(command: display, reason)) }
             if !s.spec.arityAccepts(argc) { return .reject(.wrongArity(command: s.spec.name)) }
-            return planKeyed(s.spec, display, request, miss: s.miss, command: info.index, pool: pool, placement: placement)
+            return planKeyed(s.spec, display, request, miss: s.miss, command: info.index, layout: .spec, pool: pool,
+                             placement: placement)
         }
     }
 
     /// Every key must live on one server.
     private func planKeyed(_ spec: RedisCommandSpec, _ display: String, _ request: RequestView, miss: MissReply,
-                           command: Int, pool: PoolPolicy, placement: KeyPlacement) -> RouteDecision {
+                           command: Int, layout: KeyLayout, pool: PoolPolicy, placement: KeyPlacement) -> RouteDecision {
         let argc = request.count
+        if layout != .spec {
+            guard let keys = RoutePlanner.keys(layout, request) else { return .reject(.syntax) }
+            var target = -2
+            for i in keys {
+                let s = placement.server(forKey: request[i])
+                if target == -2 { target = s } else if s != target { return .reject(.crossServer(command: display, hashTag: pool.hashTag)) }
+            }
+            if target < 0 { return target == -2 ? .reject(.noKeys(command: display)) : .reject(.noLiveUpstream(pool: pool.name)) }
+            return .forward(server: target, command: command, miss: miss)
+        }
         var keyCount: Int?
         if let kc = spec.keyCount {
             guard kc.countIndex < argc, let n = request.integer(kc.countIndex) else { return .reject(.notInteger) }
@@ -136,6 +162,41 @@ public struct RoutePlanner {
             return .forward(server: partServers[0], command: info.index, miss: info.miss)
         }
         return .split(kind, command: info.index)
+    }
+}
+
+extension RoutePlanner {
+    /// The key indices of a request whose keys the key spec cannot place; nil when the
+    /// request is malformed (Redis answers it a syntax error, and so does the proxy).
+    public static func keys(_ layout: KeyLayout, _ request: RequestView) -> Range<Int>? {
+        switch layout {
+        case .spec:
+            return nil
+        case .channel:
+            return request.count >= 2 ? 1..<2 : nil
+        case .afterStreams:
+            // XREAD [COUNT n] [BLOCK ms] STREAMS key... id...; XREADGROUP GROUP g c [...] STREAMS ...
+            var i = 1
+            while i < request.count {
+                if ASCII.lowercasedString(request[i]) == "streams" { break }
+                i += 1
+            }
+            let rest = request.count - i - 1
+            guard i < request.count, rest > 0, rest % 2 == 0 else { return nil }
+            return (i + 1)..<(i + 1 + rest / 2)
+        }
+    }
+
+    /// XREAD and XREADGROUP block only with a BLOCK option before STREAMS.
+    public static func hasBlockOption(_ request: RequestView) -> Bool {
+        var i = 1
+        while i < request.count {
+            let word = ASCII.lowercasedString(request[i])
+            if word == "streams" { return false }
+            if word == "block" { return true }
+            i += 1
+        }
+        return false
     }
 }
 

@@ -16,6 +16,9 @@ public enum ProxyError: Equatable, Error, Sendable {
     case negativeKeyCount
     case keyCountTooLarge
     case noLiveUpstream(pool: String)
+    case syntax
+    /// The upstream's own error text (down, backing off), for a lease that cannot be had.
+    case unreachable(String)
     /// A request that cannot be framed (RequestParser's message).
     case protocolError(String)
 
@@ -40,6 +43,8 @@ public enum ProxyError: Equatable, Error, Sendable {
             return "ERR ringproxy: '\(command)' is not supported: it would need every server of the pool"
         case let .unsupported(command, .needsDedicatedConnection):
             return "ERR ringproxy: '\(command)' is not supported: it needs a server connection of its own, and the proxy shares them"
+        case let .unsupported(command, .replicationWait):
+            return "ERR ringproxy: '\(command)' is not supported: it counts one server's replicas, and through the proxy a client's writes go to several servers"
         case let .unsupported(command, .serverAdministration):
             return "ERR ringproxy: '\(command)' is not supported through the proxy: run it against a server directly"
         case let .noKeys(command):
@@ -58,6 +63,10 @@ public enum ProxyError: Equatable, Error, Sendable {
             return "ERR Number of keys can't be greater than number of args"
         case let .noLiveUpstream(pool):
             return "ERR ringproxy: pool \(pool) has no live upstream"
+        case .syntax:
+            return "ERR syntax error"
+        case let .unreachable(text):
+            return text
         case let .protocolError(message):
             return message
         }

@@ -5,6 +5,13 @@
 public enum SessionMode: Equatable, Sendable {
     /// Requests are read and handled.
     case normal
+    /// WATCH: the client holds a connection leased to `server`, where its keys are watched.
+    case watching(server: Int)
+    /// Between MULTI and EXEC (see TransactionRules).
+    case transaction(Transaction)
+    /// A blocking command waits on a connection leased to `server`; nothing more is read
+    /// until it answers, as Redis reads nothing more from a blocked client.
+    case blocked(server: Int)
     /// QUIT, end of input or a request that cannot be framed: nothing more is read, and the
     /// connection closes once every reply owed for earlier requests is written.
     case closing
@@ -41,15 +48,77 @@ public struct SessionState: Sendable {
         self.database = database
     }
 
-    @inlinable public var acceptsRequests: Bool { mode == .normal }
+    /// Requests are read and handled (not blocked, not closing).
+    @inlinable public var acceptsRequests: Bool {
+        switch mode {
+        case .normal, .watching, .transaction: return true
+        case .blocked, .closing: return false
+        }
+    }
+
+    @inlinable public var isNormal: Bool {
+        if case .normal = mode { return true }
+        return false
+    }
+
+    @inlinable public var isBlocked: Bool {
+        if case .blocked = mode { return true }
+        return false
+    }
+
+    /// QUIT, EOF or a framing error: nothing more is handled, and the connection closes once
+    /// every owed reply is written.
+    @inlinable public var isClosing: Bool {
+        if case .closing = mode { return true }
+        return false
+    }
+
+    /// Holding a leased connection's state: WATCH or MULTI.
+    @inlinable public var inTransactionMode: Bool {
+        switch mode {
+        case .watching, .transaction: return true
+        default: return false
+        }
+    }
+
+    /// The mode as TransactionRules changes it.
+    public var transactionMode: SessionMode {
+        get { mode }
+        set { mode = newValue }
+    }
+
+    /// The lease broke (its server failed): WATCH is gone, a transaction cannot be applied
+    /// any more (EXEC will answer EXECABORT), a blocked client is free.
+    public mutating func leaseLost() {
+        switch mode {
+        case .watching, .blocked: mode = .normal
+        case var .transaction(tx):
+            tx.failed = true
+            tx.server = nil
+            tx.deferred = 0
+            mode = .transaction(tx)
+        case .normal, .closing: break
+        }
+    }
+
+    /// A blocking command was sent on a lease to `server`.
+    public mutating func block(on server: Int) {
+        if mode == .normal { mode = .blocked(server: server) }
+    }
+
+    /// The blocking command answered (or its lease failed).
+    public mutating func unblock() {
+        if case .blocked = mode { mode = .normal }
+    }
 
     public mutating func apply(_ event: SessionEvent) -> SessionTransition {
-        switch (mode, event) {
-        case (.normal, .quit), (.normal, .protocolError), (.normal, .endOfInput):
+        switch mode {
+        case .closing:
+            return .none
+        case .normal, .watching, .transaction, .blocked:
+            // A blocked client that half-closes still gets its reply (see ClientSession).
             mode = .closing
             return .beginClosing
-        case (.closing, _):
-            return .none
         }
     }
 }

@@ -45,7 +45,8 @@ public enum PoolStat: Int, CaseIterable {
 
 public enum ServerStat: Int, CaseIterable {
     case serverEOF, serverErr, serverTimedout, serverConnections, requests, requestBytes, responses, responseBytes,
-         inQueue, inQueueBytes, outQueue, outQueueBytes, missReplies
+         inQueue, inQueueBytes, outQueue, outQueueBytes, missReplies,
+         leasesInUse, transactions, transactionsAborted, blockedClients
 
     public var name: String {
         switch self {
@@ -62,6 +63,10 @@ public enum ServerStat: Int, CaseIterable {
         case .outQueue: return "out_queue"
         case .outQueueBytes: return "out_queue_bytes"
         case .missReplies: return "miss_replies"
+        case .leasesInUse: return "leased_connections"
+        case .transactions: return "transactions"
+        case .transactionsAborted: return "transactions_aborted"
+        case .blockedClients: return "blocked_clients"
         }
     }
 
@@ -81,6 +86,10 @@ public enum ServerStat: Int, CaseIterable {
         case .outQueue: return "# requests written to the server, awaiting their reply"
         case .outQueueBytes: return "current request bytes written, awaiting their reply"
         case .missReplies: return "# requests answered as a missing key because their server was down"
+        case .leasesInUse: return "# server connections leased to one client (a transaction or a blocking command)"
+        case .transactions: return "# transactions (MULTI..EXEC) sent to the server"
+        case .transactionsAborted: return "# transactions answered EXECABORT by the proxy (a key on another server, a refused command)"
+        case .blockedClients: return "# clients waiting in a blocking command on the server"
         }
     }
 
@@ -90,7 +99,7 @@ public enum ServerStat: Int, CaseIterable {
     /// counted per request, which keeps them off the request path.
     public var isGauge: Bool {
         switch self {
-        case .serverConnections, .inQueue, .inQueueBytes, .outQueue, .outQueueBytes: return true
+        case .serverConnections, .inQueue, .inQueueBytes, .outQueue, .outQueueBytes, .leasesInUse, .blockedClients: return true
         default: return false
         }
     }

@@ -11,6 +11,12 @@ extension ClientSession {
     /// health checks marked down is not contacted: the request gets `miss` (pools with
     /// down_server_reply: miss) or an error naming the server, at once.
     func send(_ request: RequestView, to server: UpstreamServer, miss: MissReply, command: Int) {
+        // A lease still finishing (EXEC, UNWATCH sent) carries this client's later requests
+        // to its server, so they run after it, in the order sent.
+        if let held = lease, held.server === server, !held.isBroken {
+            forward(request, on: held, command: command)
+            return
+        }
         guard let connection = server.isDown ? nil : server.connection(for: state.version, database: state.database) else {
             answerUnreachable(server, miss: miss, argumentCount: request.count)
             return

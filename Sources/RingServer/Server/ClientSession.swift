@@ -15,7 +15,7 @@ final class ClientSession: StreamHandler {
     unowned(unsafe) let worker: Worker
     unowned(unsafe) let pool: PoolRuntime
     let stream: Stream
-    private(set) var state: SessionState
+    var state: SessionState
     var id: UInt64 { state.id }
 
     /// A partial request carried from one read to the next (empty most of the time).
@@ -26,6 +26,12 @@ final class ClientSession: StreamHandler {
     private var backpressure = Backpressure()
     private var resumeScheduled = false
     private(set) var isClosed = false
+    /// The connection leased to this client (WATCH, MULTI, a blocking command), and what
+    /// happens to it once nothing is owed on it (see ClientSession+Leases.swift).
+    var lease: UpstreamConnection?
+    var releaseLeaseWhenIdle = false
+    /// Keyless commands queued after MULTI before the first key (TransactionRules' `defer`).
+    var deferredRequests: ByteBuffer?
     /// uv_now() of the last read or reply, for the pool's client_idle_timeout.
     private(set) var lastActiveMs: UInt64 = 0
 
@@ -70,7 +76,7 @@ final class ClientSession: StreamHandler {
             let bytes = UnsafeRawBufferPointer(start: worker.sharedReadBuffer.base, count: count)
             let used = process(bytes)
             // A partial request, or whole ones left unhandled by a pause, wait in `input`.
-            if used < count && state.acceptsRequests { input.append(UnsafeRawBufferPointer(rebasing: bytes[used...])) }
+            if used < count && !state.isClosing { input.append(UnsafeRawBufferPointer(rebasing: bytes[used...])) }
         } else {
             input.commit(count)
             consumeInput()
@@ -80,14 +86,16 @@ final class ClientSession: StreamHandler {
 
     private func consumeInput() {
         let used = process(input.readable)
-        if state.acceptsRequests { input.consume(used) } else { input.clear() }
+        if state.isClosing { input.clear() } else { input.consume(used) }
     }
 
     func didEnd(_ stream: Stream, error: Int32) {
         // EOF: the client sent all it will; its owed replies are still written (a
         // half-closed `printf ... | nc` gets its answers). Anything else: gone.
         worker.stats.add(pool: pool.index, error == UV_EOF.rawValue || error == 0 ? .clientEOF : .clientErr)
-        if error == UV_EOF.rawValue && !stream.isClosed { apply(.endOfInput) } else { close() }
+        // A blocked client that goes away is freed at once, as Redis frees it (its lease is
+        // closed rather than left blocked on the server).
+        if error == UV_EOF.rawValue && !stream.isClosed && !state.isBlocked { apply(.endOfInput) } else { close() }
     }
 
     /// Frames and handles every whole request in `buffer`; returns the bytes used.
@@ -121,7 +129,13 @@ final class ClientSession: StreamHandler {
     // MARK: carrying out decisions
 
     private func handle(_ request: RequestView) {
-        switch worker.planner.plan(request, state: state, pool: pool.policy, placement: pool.placement) {
+        let decision = worker.planner.plan(request, state: state, pool: pool.policy, placement: pool.placement)
+        if state.isNormal { carryOut(decision, request) } else { transactionStep(decision, request) }
+    }
+
+    /// A decision outside WATCH and MULTI.
+    func carryOut(_ decision: RouteDecision, _ request: RequestView) {
+        switch decision {
         case let .forward(server, command, miss):
             send(request, to: pool.servers[server], miss: miss, command: command)
         case let .split(kind, command):
@@ -130,10 +144,14 @@ final class ClientSession: StreamHandler {
             runLocal(command, request)
         case let .reject(error):
             replyError(error)
+        case let .block(server, command):
+            sendBlocking(request, to: pool.servers[server], command: command)
+        case .transaction:
+            transactionStep(decision, request)
         }
     }
 
-    private func runLocal(_ command: LocalCommand, _ request: RequestView) {
+    func runLocal(_ command: LocalCommand, _ request: RequestView) {
         worker.stats.add(pool: pool.index, .requestsAnsweredLocally)
         var effect = LocalEffect.none
         reply { out in
@@ -180,7 +198,7 @@ final class ClientSession: StreamHandler {
         stream.scheduleFlush()
         lastActiveMs = worker.loop.nowMs
         noteProgress()
-        if !state.acceptsRequests && order.isEmpty { stream.closeAfterWriting() }
+        if state.isClosing && order.isEmpty { stream.closeAfterWriting() }
     }
 
     /// A reply built by the proxy: written now if nothing is owed before it, else parked.
@@ -214,6 +232,13 @@ final class ClientSession: StreamHandler {
 
     /// Called by the worker after flushing: resumes below the low marks, handling the
     /// requests that waited in `input` first (which may pause again).
+    /// A blocking command answered: handle what the client sent meanwhile, and read again.
+    func unblocked() {
+        state.unblock()
+        if !input.isEmpty { consumeInput() }
+        if !backpressure.paused && state.acceptsRequests && !isClosed { stream.startReading() }
+    }
+
     func resumeIfDrained() {
         resumeScheduled = false
         guard state.acceptsRequests, !isClosed,
@@ -239,7 +264,7 @@ final class ClientSession: StreamHandler {
     // MARK: closing
 
     /// Carries out a mode change of the session's state machine.
-    private func apply(_ event: SessionEvent) {
+    func apply(_ event: SessionEvent) {
         switch state.apply(event) {
         case .beginClosing:
             stream.stopReading()
@@ -256,6 +281,7 @@ final class ClientSession: StreamHandler {
     func close() {
         if isClosed { return }
         isClosed = true
+        dropLease()
         stream.close()
         order.removeAll()
         worker.clientClosed(self)

@@ -45,6 +45,18 @@ final class UpstreamConnection: StreamHandler {
     private let input = ByteBuffer()
     private var scanner = ReplyScanner()
     private(set) var isBroken = false
+    /// The client this connection is leased to (a transaction or a blocking command), nil
+    /// for shared connections. Set and cleared by UpstreamServer's lease functions.
+    var lessee: ClientSession?
+    /// Made as a lease: never shared, and its requests never move to another connection.
+    var isLease = false
+    /// A blocking command waits on it: the pool's timeout does not cut the block short.
+    var expiresWithPoolTimeout = true
+    /// Nothing is owed on it: the lease can go back to the idle ones.
+    var isIdle: Bool { pending.isEmpty }
+    /// A finished lease whose client moved on before its last replies came: it goes back to
+    /// the server's idle leases once they have.
+    var giveBackWhenIdle = false
 
     /// Read space below this is topped up before reading, so a read is never tiny.
     static let minimumReadSpace = 16 * 1024
@@ -101,6 +113,13 @@ final class UpstreamConnection: StreamHandler {
         pending.append(PendingReply(client: client, sequence: sequence, part: part, queuedAt: now,
                                     miss: miss, argumentCount: Int32(truncatingIfNeeded: argumentCount),
                                     streamOffset: offset, queuedNs: uv_hrtime(), command: Int16(truncatingIfNeeded: command)))
+        stream.scheduleFlush()
+    }
+
+    /// Registers a reply the proxy consumes itself (a MULTI or QUEUED a lease owes for
+    /// commands the proxy already answered).
+    func expectSilentReply(now: UInt64) {
+        pending.append(PendingReply(client: nil, sequence: 0, part: 0, queuedAt: now))
         stream.scheduleFlush()
     }
 
@@ -161,9 +180,10 @@ final class UpstreamConnection: StreamHandler {
                                         us: (uv_hrtime() &- waiting.queuedNs) / 1000)
                     client.deliver(sequence: waiting.sequence, part: Int(waiting.part), reply: reply)
                 } else if reply.first == UInt8(ascii: "-") {
-                    logWarn("upstream \(server.logName) refused a handshake command: \(String(decoding: reply.dropLast(2), as: UTF8.self))")
+                    logWarn("upstream \(server.logName) refused a command the proxy sent itself: \(String(decoding: reply.dropLast(2), as: UTF8.self))")
                 }
                 input.consume(length)
+                if pending.isEmpty && (lessee != nil || giveBackWhenIdle) { leaseDrained() }
             }
         }
         input.releaseIfIdle(threshold: Stream.idleBufferLimit)
@@ -192,7 +212,8 @@ final class UpstreamConnection: StreamHandler {
         let p = server.pool.index, s = server.index
         stats.subtract(pool: p, server: s, .serverConnections)
         stats.add(pool: p, server: s, failure.stat)
-        let plan = ResendPlan(queue: pending, writes: stream.writes, resendUnsent: failure.resendsUnsent)
+        // A lease's requests depend on its own state (MULTI, WATCH): they never move.
+        let plan = ResendPlan(queue: pending, writes: stream.writes, resendUnsent: failure.resendsUnsent && !isLease)
         stream.close()
         server.connectionFailed(self, failure)
         // The moved bytes stay valid: nothing appends to this closed stream's output.
@@ -218,5 +239,28 @@ final class UpstreamConnection: StreamHandler {
                 client.deliverError(sequence: waiting.sequence, part: Int(waiting.part), message: message)
             }
         }
+        // The lessee learns last, once every reply it was owed has its error.
+        if let client = lessee {
+            lessee = nil
+            client.leaseBroke(self)
+        }
+    }
+
+    /// A lease owes nothing any more: its client decides, or it goes back to the server.
+    private func leaseDrained() {
+        if let client = lessee {
+            client.leaseIdle(self)
+        } else if giveBackWhenIdle {
+            giveBackWhenIdle = false
+            server.giveBack(self, clean: true)
+        }
+    }
+
+    /// Closes a connection the proxy stopped using (a lease that cannot be reused).
+    func retire() {
+        guard !isBroken else { return }
+        isBroken = true
+        stats.subtract(pool: server.pool.index, server: server.index, .serverConnections)
+        stream.close()
     }
 }

@@ -23,6 +23,10 @@ final class UpstreamServer {
     private var otherDatabases: [Int: [UpstreamConnection?]] = [:]
     private let perVersion: Int
     private let startDatabase: Int
+    /// Connections leased to one client each (a transaction, a blocking command), and the
+    /// clean ones kept for the next lease (see UpstreamServer+Leases.swift).
+    var leased: [UpstreamConnection] = []
+    var idleLeases: [UpstreamConnection] = []
     private var nextConnection = 0
 
     /// When connecting may be tried again after failures.
@@ -73,7 +77,7 @@ final class UpstreamServer {
         return fresh
     }
 
-    private func connect(_ version: RESPVersion, _ database: Int, _ ignoringBackoff: Bool) -> UpstreamConnection? {
+    func connect(_ version: RESPVersion, _ database: Int, _ ignoringBackoff: Bool) -> UpstreamConnection? {
         if !ignoringBackoff && !backoff.mayConnect(nowMs: worker.loop.nowMs) { return nil }
         let fresh = UpstreamConnection(server: self, version: version, database: database)
         if fresh.isBroken {
@@ -90,6 +94,8 @@ final class UpstreamServer {
     private func forEachConnection(_ body: (UpstreamConnection) -> Void) {
         for case let c? in connections { body(c) }
         for list in otherDatabases.values { for case let c? in list { body(c) } }
+        for c in leased { body(c) }
+        for c in idleLeases { body(c) }
     }
 
     /// Opens the RESP2 connections `preconnect` asks for.
@@ -133,7 +139,9 @@ final class UpstreamServer {
     /// A connection broke: a refused, reset or closed one marks the server down at once; a
     /// timeout or a garbled reply counts toward server_failure_limit instead.
     func connectionFailed(_ connection: UpstreamConnection, _ failure: UpstreamFailure) {
-        if connection.database == startDatabase {
+        if connection.isLease {
+            leaseFailed(connection)
+        } else if connection.database == startDatabase {
             for i in connections.indices where connections[i] === connection { connections[i] = nil }
         } else if var list = otherDatabases[connection.database] {
             for i in list.indices where list[i] === connection { list[i] = nil }
@@ -162,7 +170,7 @@ final class UpstreamServer {
         // rare case; nothing is allocated when none is late).
         var late: [UpstreamConnection] = []
         forEachConnection { conn in
-            if let oldest = conn.oldestQueuedAt, now >= oldest + timeoutMs { late.append(conn) }
+            if conn.expiresWithPoolTimeout, let oldest = conn.oldestQueuedAt, now >= oldest + timeoutMs { late.append(conn) }
         }
         for conn in late { conn.fail(.timedOut(ms: Int(timeoutMs))) }
     }

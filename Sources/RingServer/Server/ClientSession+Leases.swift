@@ -1,0 +1,211 @@
+// Carrying out TransactionRules and blocking commands for one client, on a connection
+// leased to it alone. The rules are pure (RingCore); this file holds the lease: takes it,
+// writes to it, and gives it back clean once nothing is owed on it, or closes it.
+
+import RingConfig
+import RingCore
+
+extension ClientSession {
+    /// A request while WATCH or MULTI holds the session (or a transaction command).
+    func transactionStep(_ decision: RouteDecision, _ request: RequestView) {
+        var command: TransactionCommand?
+        var server: Int?
+        var refused: ProxyError?
+        switch decision {
+        case let .forward(s, _, _), let .block(s, _):
+            server = s
+        case let .transaction(c, s, _):
+            command = c
+            server = s
+        case let .local(local, _):
+            switch local {
+            case .ping, .echo, .time:
+                break  // keyless: queued in a transaction, answered by the proxy otherwise
+            default:
+                if case .transaction = state.mode {
+                    refused = .unsupported(command: ASCII.lowercasedString(request[0]).uppercased(), .needsDedicatedConnection)
+                    if local == .quit { refused = nil; carryOut(decision, request); return }
+                }
+            }
+        case .split:
+            if case .transaction = state.mode {
+                refused = .crossServer(command: ASCII.lowercasedString(request[0]).uppercased(), hashTag: pool.policy.hashTag)
+            }
+        case let .reject(error):
+            refused = error
+        }
+        switch TransactionRules.step(&state.transactionMode, command: command, server: server, refused: refused) {
+        case .route:
+            carryOut(decision, request)
+        case let .reply(r):
+            if case let .error(text) = r { reply { $0.appendError(text) } } else { let b = r.bytes; reply { $0.append(b) } }
+        case let .onLease(s, openMulti, deferred):
+            guard let connection = takeLease(s) else { return }
+            if openMulti {
+                writeMulti(on: connection)
+                if deferred > 0, let d = deferredRequests {
+                    connection.output.append(d.readable)
+                    for _ in 0..<deferred { connection.expectSilentReply(now: worker.loop.nowMs) }
+                    d.clear()
+                }
+            }
+            forward(request, on: connection, command: commandIndex(decision))
+        case .deferUntilKeyed:
+            let d = deferredRequests ?? ByteBuffer(capacity: 256)
+            deferredRequests = d
+            writeRequest(args: request.args, request: request.bytes, into: d)
+            reply { $0.append("+QUEUED\r\n") }
+        case let .abort(error):
+            replyError(error ?? .syntax)
+        case .execWithoutServer:
+            // Only keyless commands were queued: any live server runs them.
+            guard let s = pool.servers.firstIndex(where: { !$0.isDown }), let connection = takeLease(s) else {
+                replyError(.noLiveUpstream(pool: pool.config.name))
+                deferredRequests?.clear()
+                return
+            }
+            writeMulti(on: connection)
+            if let d = deferredRequests {
+                let count = countRequests(d.readable)
+                connection.output.append(d.readable)
+                for _ in 0..<count { connection.expectSilentReply(now: worker.loop.nowMs) }
+                d.clear()
+            }
+            forward(request, on: connection, command: commandIndex(decision))
+            worker.stats.add(pool: pool.index, server: s, .transactions)
+            releaseLeaseWhenIdle = true
+        case let .finishOnLease(s, abort):
+            guard let connection = takeLease(s) else { return }
+            if abort {
+                // Nothing of it is applied: the server discards, the client gets EXECABORT.
+                connection.output.append("*1\r\n$7\r\nDISCARD\r\n")
+                connection.expectSilentReply(now: worker.loop.nowMs)
+                worker.stats.add(pool: pool.index, server: s, .transactionsAborted)
+                reply { $0.appendError(TransactionRules.execAbort) }
+            } else {
+                forward(request, on: connection, command: commandIndex(decision))
+                if command == .exec { worker.stats.add(pool: pool.index, server: s, .transactions) }
+            }
+            releaseLeaseWhenIdle = true
+        case let .unwatchOnLease(s):
+            guard let connection = takeLease(s) else { return }
+            forward(request, on: connection, command: commandIndex(decision))
+            releaseLeaseWhenIdle = true
+        }
+    }
+
+    /// A blocking command: the client waits on a lease of its own, reading nothing more.
+    func sendBlocking(_ request: RequestView, to server: UpstreamServer, command: Int) {
+        guard !server.isDown, let connection = takeLease(server.index) else {
+            if server.isDown { replyError(.noLiveUpstream(pool: pool.config.name)) }
+            return
+        }
+        connection.expiresWithPoolTimeout = false
+        forward(request, on: connection, command: command)
+        releaseLeaseWhenIdle = true
+        state.block(on: server.index)
+        worker.stats.add(pool: pool.index, server: server.index, .blockedClients)
+        stream.stopReading()
+    }
+
+    /// The lease on `server`, taken now if not held; nil (and the client answered) when the
+    /// server cannot be reached.
+    private func takeLease(_ server: Int) -> UpstreamConnection? {
+        let releasing = releaseLeaseWhenIdle
+        releaseLeaseWhenIdle = false
+        if let held = lease {
+            if held.server.index == server && !held.isBroken { return held }
+            lease = nil
+            if releasing && !held.isIdle {
+                // Its last replies are still on the way (to this client, in order): it goes
+                // back once they have come.
+                held.lessee = nil
+                held.giveBackWhenIdle = true
+            } else {
+                held.server.giveBack(held, clean: releasing)
+            }
+        }
+        let upstream = pool.servers[server]
+        guard !upstream.isDown, let c = upstream.lease(for: self, version: state.version, database: state.database) else {
+            replyError(.unreachable(upstream.isDown ? upstream.downMessage : upstream.unavailableMessage))
+            state.leaseLost()
+            return nil
+        }
+        lease = c
+        return c
+    }
+
+    private func writeMulti(on connection: UpstreamConnection) {
+        connection.output.append("*1\r\n$5\r\nMULTI\r\n")
+        connection.expectSilentReply(now: worker.loop.nowMs)
+    }
+
+    func forward(_ request: RequestView, on connection: UpstreamConnection, command: Int) {
+        let offset = connection.nextRequestOffset
+        if request.isInline {
+            writeRequest(args: request.args, request: request.bytes, into: connection.output)
+        } else {
+            connection.output.append(request.bytes)
+        }
+        let sequence = order.reserve()
+        countForwarded(connection.server, bytes: connection.nextRequestOffset - offset)
+        connection.expectReply(client: self, sequence: sequence, part: 0, now: worker.loop.nowMs, offset: offset,
+                               command: command, argumentCount: request.count)
+    }
+
+    private func commandIndex(_ decision: RouteDecision) -> Int {
+        switch decision {
+        case let .forward(_, c, _), let .block(_, c), let .transaction(_, _, c), let .local(_, c), let .split(_, c): return c
+        case .reject: return -1
+        }
+    }
+
+    /// Requests in a buffer of whole RESP requests (the deferred ones).
+    private func countRequests(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var parser = RequestParser()
+        var offset = 0
+        var count = 0
+        while offset < bytes.count, case let .request(length) = parser.parse(UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
+            offset += length
+            count += 1
+        }
+        return count
+    }
+
+    /// Called by the lease once nothing is owed on it.
+    func leaseIdle(_ connection: UpstreamConnection) {
+        guard connection === lease, releaseLeaseWhenIdle else { return }
+        let wasBlocked = state.isBlocked
+        lease = nil
+        releaseLeaseWhenIdle = false
+        connection.server.giveBack(connection, clean: true)
+        if wasBlocked {
+            worker.stats.subtract(pool: pool.index, server: connection.server.index, .blockedClients)
+            unblocked()
+        }
+    }
+
+    /// The lease broke; every reply it owed was answered with its error already.
+    func leaseBroke(_ connection: UpstreamConnection) {
+        guard connection === lease else { return }
+        let wasBlocked = state.isBlocked
+        lease = nil
+        releaseLeaseWhenIdle = false
+        state.leaseLost()
+        if wasBlocked {
+            worker.stats.subtract(pool: pool.index, server: connection.server.index, .blockedClients)
+            unblocked()
+        }
+    }
+
+    /// The client goes away or moves to another server: a lease still owing replies, or in
+    /// the middle of WATCH or MULTI, is closed; a clean one is kept for others.
+    func dropLease() {
+        guard let c = lease else { return }
+        lease = nil
+        if state.isBlocked { worker.stats.subtract(pool: pool.index, server: c.server.index, .blockedClients) }
+        let clean = releaseLeaseWhenIdle && c.isIdle
+        releaseLeaseWhenIdle = false
+        c.server.giveBack(c, clean: clean)
+    }
+}
