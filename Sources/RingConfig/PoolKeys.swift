@@ -9,6 +9,12 @@ enum DownServerReply: String, CaseIterable {
     case miss, error
 }
 
+/// keyless_scripts' words.
+enum KeylessScripts: String, CaseIterable {
+    case refuse
+    case anyServer = "any_server"
+}
+
 extension PoolKey {
     /// The health checker's own limits: an interval over an hour or a timeout over ten
     /// minutes would leave a down server unnoticed for longer than anyone would mean, and
@@ -104,6 +110,10 @@ extension PoolKey {
         .choice("down_server_reply", .ringproxy, DownServerReply.self, default: .value("error"),
                 "what a down server's keys get when it is not ejected") { pool, reply, _ in
             pool.answerDownAsMiss = reply == .miss
+        },
+        .choice("keyless_scripts", .ringproxy, KeylessScripts.self, default: .value("refuse"),
+                "EVAL/EVALSHA/FCALL with no key: refused, or run on one server") { pool, choice, _ in
+            pool.keylessScriptsAnyServer = choice == .anyServer
         },
         .form("key_routes", .ringproxy, "mapping of key prefix to a server name of the pool", default: .described("none"),
               "keys starting with a prefix go to that server instead of their ketama position; the longest prefix wins") {

@@ -56,6 +56,9 @@ public struct PoolConfig: Sendable, Equatable {
     /// `key_routes`: keys starting with a prefix go to the named server (by index into
     /// `servers`) instead of their ketama position; the longest prefix wins.
     public var keyRoutes: [KeyRoute] = []
+    /// `keyless_scripts: any_server`: EVAL/FCALL naming no key run on one server (the one an
+    /// empty key hashes to) instead of being refused.
+    public var keylessScriptsAnyServer = false
     /// Pipelined connections per server per worker; nutcracker's default is 1.
     public var serverConnections = 1
     public var autoEjectHosts = false

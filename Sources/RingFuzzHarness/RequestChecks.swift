@@ -87,6 +87,8 @@ func checkRequest(_ request: UnsafeRawBufferPointer, _ parser: RequestParser, _ 
         case let .block(server, command):
             check(info.blocks && command == info.index, "\(info.spec.name) planned as blocking")
             check(server >= 0 && server < pool.serverCount, "blocking on server \(server) of \(pool.serverCount)")
+        case let .broadcast(kind, command, _):
+            check(command == info.index, "\(info.spec.name) broadcast as \(kind)")
         case let .transaction(command, server, _):
             check(info.route == .transaction(command), "\(info.spec.name) planned as \(command)")
             if let s = server { check(s >= 0 && s < pool.serverCount, "WATCH on server \(s)") }

@@ -136,6 +136,9 @@ func checkSplit(_ kind: SplitKind, _ info: CommandInfo, _ request: UnsafeRawBuff
             return r
         case .sum: return Array(":\(partPositions[part].count)\r\n".utf8)
         case .allOK: return Array("+OK\r\n".utf8)
+        case .sameReply, .logicalAnd:
+            check(false, "\(kind) is sent to every server, never split by key")
+            return []
         }
     }
 
@@ -198,6 +201,9 @@ func checkSplit(_ kind: SplitKind, _ info: CommandInfo, _ request: UnsafeRawBuff
         case .allOK:
             if let first = order.first(where: failed) { return errorReply(first) }
             return Array("+OK\r\n".utf8)
+        case .sameReply, .logicalAnd:
+            check(false, "\(kind) is sent to every server, never split by key")
+            return []
         }
     }
 

@@ -61,7 +61,9 @@ final class CommandTableTests: XCTestCase {
         XCTAssertEqual(route("ping"), .local(.ping))
         XCTAssertEqual(route("PING"), .local(.ping))
         XCTAssertEqual(route("hello"), .local(.hello))
-        for name in ["keys", "scan", "flushall", "flushdb", "dbsize", "randomkey"] {
+        XCTAssertEqual(route("dbsize"), .broadcast(.sum))
+        XCTAssertEqual(route("flushdb"), .broadcast(.sameReply))
+        for name in ["keys", "scan", "randomkey"] {
             XCTAssertEqual(route(name), .unsupported(.needsAllServers), name)
         }
         for name in ["subscribe", "psubscribe", "monitor"] {

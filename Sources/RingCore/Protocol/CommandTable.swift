@@ -14,6 +14,8 @@ public enum CommandRoute: Equatable, Sendable {
     case unsupported(UnsupportedReason)
     /// WATCH, MULTI, EXEC, DISCARD, UNWATCH: the session's transaction mode (TransactionRules).
     case transaction(TransactionCommand)
+    /// Sent whole to every live server, the replies merged as the kind says.
+    case broadcast(SplitKind)
 }
 
 public enum SplitKind: Equatable, Sendable {
@@ -21,8 +23,13 @@ public enum SplitKind: Equatable, Sendable {
     case values
     /// MSET: one +OK when every part succeeded.
     case allOK
-    /// DEL, UNLINK, EXISTS, TOUCH: the sum of the parts' integers.
+    /// DEL, UNLINK, EXISTS, TOUCH (and DBSIZE over every server): the sum of the parts' integers.
     case sum
+    /// Sent to every server (SCRIPT LOAD, FUNCTION LOAD, FLUSHDB): the reply they all gave
+    /// (the first one), or the first error.
+    case sameReply
+    /// SCRIPT EXISTS: arrays of 0/1, combined element by element with AND.
+    case logicalAnd
 }
 
 public enum LocalCommand: Equatable, Sendable {
@@ -144,6 +151,14 @@ public struct CommandTable: Sendable {
         case let .refuse(reason)?: return (.unsupported(reason), .proxyTable)
         case let .transaction(command)?: return (.transaction(command), .proxyTable)
         case .oneServer?, .routeByKeys?: return (.keyed, .proxyTable)
+        case .broadcast?:
+            // How the replies combine is Redis's response_policy tip.
+            switch spec.responsePolicy {
+            case .allSucceeded: return (.broadcast(.sameReply), .requestPolicy)
+            case .aggLogicalAnd: return (.broadcast(.logicalAnd), .requestPolicy)
+            case .aggSum: return (.broadcast(.sum), .requestPolicy)
+            default: return (.unsupported(.needsAllServers), .fallback)
+            }
         case nil: break
         }
         if spec.requestPolicy == .multiShard {

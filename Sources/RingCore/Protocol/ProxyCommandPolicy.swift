@@ -16,6 +16,8 @@ public enum ProxyAction: Equatable, Sendable {
     case routeByKeys
     /// Changes the session's transaction mode (TransactionRules).
     case transaction(TransactionCommand)
+    /// Sent to every live server; the replies combine by Redis's response_policy tip.
+    case broadcast
 }
 
 public struct ProxyCommandRow: Sendable {
@@ -81,6 +83,14 @@ public enum ProxyCommandPolicy {
         ProxyCommandRow("publish", .routeByKeys, keys: .channel),
         ProxyCommandRow("wait", .refuse(.replicationWait)),
 
+        // Every live server: scripts and functions must exist wherever a key may send them.
+        ProxyCommandRow("script|load", .broadcast), ProxyCommandRow("script|exists", .broadcast),
+        ProxyCommandRow("script|flush", .broadcast, denied: true),
+        ProxyCommandRow("function|load", .broadcast), ProxyCommandRow("function|delete", .broadcast),
+        ProxyCommandRow("function|flush", .broadcast), ProxyCommandRow("function|restore", .broadcast),
+        ProxyCommandRow("dbsize", .broadcast), ProxyCommandRow("flushdb", .broadcast, denied: true),
+        ProxyCommandRow("flushall", .broadcast, denied: true),
+
         // A client tied to one server connection; shared pipelined connections cannot.
         dedicated("monitor", denied: true), dedicated("sync"), dedicated("psync"), dedicated("reset"),
 
@@ -100,10 +110,8 @@ public enum ProxyCommandPolicy {
         ProxyCommandRow("function|list", .refuse(.needsAllServers)),
 
         // Denied by default although routable: they wipe or reconfigure shared servers.
-        ProxyCommandRow("flushall", denied: true), ProxyCommandRow("flushdb", denied: true),
         ProxyCommandRow("config|set", denied: true), ProxyCommandRow("config|rewrite", denied: true),
-        ProxyCommandRow("config|resetstat", denied: true), ProxyCommandRow("script|flush", denied: true),
-        ProxyCommandRow("script|kill", denied: true),
+        ProxyCommandRow("config|resetstat", denied: true), ProxyCommandRow("script|kill", denied: true),
 
         // Misses: what the command answers for a key that does not exist.
         miss("hexists", .zero), miss("sismember", .zero), miss("strlen", .zero), miss("llen", .zero),

@@ -46,6 +46,8 @@ public final class MergeState {
     /// MGET: the elements' bytes, in arrival order.
     private var values: [UInt8] = []
     private var sum = 0
+    /// SCRIPT EXISTS: the AND of the parts' answers so far, element by element.
+    private var flags: [Bool] = []
     /// The first error a part answered (MSET), or a malformed part; it becomes the reply.
     private var firstError: [UInt8]?
     private var scanner = ReplyScanner()
@@ -63,6 +65,7 @@ public final class MergeState {
         self.kind = kind
         outstanding = parts
         sum = 0
+        flags.removeAll(keepingCapacity: true)
         firstError = nil
         failedParts = 0
         partOfKey.removeAll(keepingCapacity: true)
@@ -103,6 +106,33 @@ public final class MergeState {
             }
         case .values:
             applyValues(part: part, reply: reply)
+        case .sameReply:
+            // The first part's reply is the one written (the others said the same, or an error).
+            if values.isEmpty { values.append(contentsOf: reply) }
+        case .logicalAnd:
+            applyFlags(reply)
+        }
+    }
+
+    /// One part's array of :0/:1, ANDed into `flags`.
+    private func applyFlags(_ reply: UnsafeRawBufferPointer) {
+        guard reply.first == UInt8(ascii: "*"), let cr = reply.firstIndex(of: UInt8(ascii: "\r")),
+              let n = parseInteger(UnsafeRawBufferPointer(rebasing: reply[1..<cr])), n >= 0 else {
+            if firstError == nil { firstError = Array("-ERR unexpected reply to a part sent to every server\r\n".utf8) }
+            return
+        }
+        let first = flags.isEmpty
+        var offset = cr + 2
+        for i in 0..<n {
+            scanner.reset()
+            let rest = UnsafeRawBufferPointer(rebasing: reply[offset...])
+            guard case let .reply(length) = scanner.scan(rest), length >= 4 else {
+                if firstError == nil { firstError = Array("-ERR malformed reply to a part sent to every server\r\n".utf8) }
+                return
+            }
+            let one = rest[1] == UInt8(ascii: "1")
+            if first { flags.append(one) } else if i < flags.count { flags[i] = flags[i] && one }
+            offset += length
         }
     }
 
@@ -117,7 +147,7 @@ public final class MergeState {
     /// MSET cannot pretend a write happened, so it answers the failed shard's error.
     private func recordFailure(_ error: [UInt8]) {
         failedParts += 1
-        if kind == .allOK && firstError == nil { firstError = error }
+        if kind != .values && kind != .sum && firstError == nil { firstError = error }
     }
 
     private func applyValues(part: Int, reply: UnsafeRawBufferPointer) {
@@ -144,12 +174,20 @@ public final class MergeState {
         }
     }
 
+    /// `.sameReply`: the reply the servers gave (empty before any, or after an error).
+    public var sameReply: [UInt8] { firstError == nil ? values : [] }
+
     /// The merged reply, once every part has answered.
     public func write(into out: ByteBuffer, version: RESPVersion) {
         if let e = firstError { out.append(e); return }
         switch kind {
         case .allOK: out.append("+OK\r\n")
         case .sum: out.appendInteger(sum)
+        case .sameReply:
+            values.withUnsafeBytes { out.append($0) }
+        case .logicalAnd:
+            out.appendArrayHeader(flags.count)
+            for f in flags { out.append(f ? ":1\r\n" : ":0\r\n") }
         case .values:
             out.appendArrayHeader(spanLength.count)
             values.withUnsafeBytes { bytes in

@@ -9,17 +9,23 @@ public struct PoolPolicy: Sendable {
     /// By command index: refused through `deny_commands`.
     public let denied: [Bool]
     public let hashTag: HashTag?
+    /// `keyless_scripts: any_server`: EVAL/FCALL with no key go to one server instead of
+    /// being refused.
+    public let keylessScriptsAnyServer: Bool
 
-    public init(name: String, denied: [Bool], hashTag: HashTag?) {
+    public init(name: String, denied: [Bool], hashTag: HashTag?, keylessScriptsAnyServer: Bool = false) {
         self.name = name
         self.denied = denied
         self.hashTag = hashTag
+        self.keylessScriptsAnyServer = keylessScriptsAnyServer
     }
 
     /// `denyCommands` are lower-case names, "container|sub" for subcommands.
-    public init(name: String, denyCommands: [String], hashTag: HashTag?, table: CommandTable) {
+    public init(name: String, denyCommands: [String], hashTag: HashTag?, table: CommandTable,
+                keylessScriptsAnyServer: Bool = false) {
         let deny = Set(denyCommands)
-        self.init(name: name, denied: table.commands.map { deny.contains($0.spec.name) }, hashTag: hashTag)
+        self.init(name: name, denied: table.commands.map { deny.contains($0.spec.name) }, hashTag: hashTag,
+                  keylessScriptsAnyServer: keylessScriptsAnyServer)
     }
 }
 
@@ -36,6 +42,9 @@ public enum RouteDecision: Equatable, Sendable {
     case block(server: Int, command: Int)
     /// WATCH (with its keys' server), MULTI, EXEC, DISCARD, UNWATCH: see TransactionRules.
     case transaction(TransactionCommand, server: Int?, command: Int)
+    /// The whole request to every live server, the replies merged as `kind` says.
+    /// `subcommand` is the row of the command's subcommand (SCRIPT LOAD), else the command.
+    case broadcast(SplitKind, command: Int, subcommand: Int)
     case reject(ProxyError)
 }
 
@@ -82,6 +91,8 @@ public struct RoutePlanner {
             return .reject(.unsupported(command: info.displayName, reason))
         case let .split(kind):
             return planSplit(kind, info, request, pool: pool, placement: placement)
+        case let .broadcast(kind):
+            return .broadcast(kind, command: info.index, subcommand: info.index)
         case let .transaction(command):
             guard command == .watch else { return .transaction(command, server: nil, command: info.index) }
             let keyed = planKeyed(info.spec, info.displayName, request, miss: .error, command: info.index,
@@ -104,6 +115,7 @@ public struct RoutePlanner {
             let display = s.displayName.replacingPipe()
             if case let .unsupported(reason) = s.route { return .reject(.unsupported(command: display, reason)) }
             if !s.spec.arityAccepts(argc) { return .reject(.wrongArity(command: s.spec.name)) }
+            if case let .broadcast(kind) = s.route { return .broadcast(kind, command: info.index, subcommand: s.index) }
             return planKeyed(s.spec, display, request, miss: s.miss, command: info.index, layout: .spec, pool: pool,
                              placement: placement)
         }
@@ -138,7 +150,12 @@ public struct RoutePlanner {
             let s = placement.server(forKey: request[i])
             if target == -2 { target = s } else if s != target { conflict = true }
         }
-        if target == -2 { return .reject(.noKeys(command: display)) }
+        if target == -2 {
+            // EVAL and FCALL without keys touch no key: with `keyless_scripts: any_server` they
+            // run on the server an empty key hashes to (a stable choice while the ring is).
+            guard pool.keylessScriptsAnyServer, spec.keyCount != nil else { return .reject(.noKeys(command: display)) }
+            target = placement.server(forKey: UnsafeRawBufferPointer(start: nil, count: 0))
+        }
         if conflict { return .reject(.crossServer(command: display, hashTag: pool.hashTag)) }
         if target < 0 { return .reject(.noLiveUpstream(pool: pool.name)) }
         return .forward(server: target, command: command, miss: miss)

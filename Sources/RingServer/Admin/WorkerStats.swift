@@ -46,7 +46,7 @@ public enum PoolStat: Int, CaseIterable {
 public enum ServerStat: Int, CaseIterable {
     case serverEOF, serverErr, serverTimedout, serverConnections, requests, requestBytes, responses, responseBytes,
          inQueue, inQueueBytes, outQueue, outQueueBytes, missReplies,
-         leasesInUse, transactions, transactionsAborted, blockedClients
+         leasesInUse, transactions, transactionsAborted, blockedClients, scriptReloads
 
     public var name: String {
         switch self {
@@ -67,6 +67,7 @@ public enum ServerStat: Int, CaseIterable {
         case .transactions: return "transactions"
         case .transactionsAborted: return "transactions_aborted"
         case .blockedClients: return "blocked_clients"
+        case .scriptReloads: return "noscript_reloads"
         }
     }
 
@@ -90,6 +91,7 @@ public enum ServerStat: Int, CaseIterable {
         case .transactions: return "# transactions (MULTI..EXEC) sent to the server"
         case .transactionsAborted: return "# transactions answered EXECABORT by the proxy (a key on another server, a refused command)"
         case .blockedClients: return "# clients waiting in a blocking command on the server"
+        case .scriptReloads: return "# EVALSHA answered NOSCRIPT and retried after the proxy loaded the script"
         }
     }
 

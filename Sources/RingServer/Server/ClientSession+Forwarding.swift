@@ -28,6 +28,7 @@ extension ClientSession {
             connection.output.append(request.bytes)
         }
         let sequence = order.reserve()
+        if command == worker.evalshaIndex { noteScriptCall(request, sequence: sequence, server: server.index) }
         countForwarded(server, bytes: connection.nextRequestOffset - offset)
         connection.expectReply(client: self, sequence: sequence, part: 0, now: worker.loop.nowMs, offset: offset,
                                command: command, miss: miss, argumentCount: request.count)

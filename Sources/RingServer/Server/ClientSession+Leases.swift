@@ -27,7 +27,7 @@ extension ClientSession {
                     if local == .quit { refused = nil; carryOut(decision, request); return }
                 }
             }
-        case .split:
+        case .split, .broadcast:
             if case .transaction = state.mode {
                 refused = .crossServer(command: ASCII.lowercasedString(request[0]).uppercased(), hashTag: pool.policy.hashTag)
             }
@@ -155,7 +155,8 @@ extension ClientSession {
 
     private func commandIndex(_ decision: RouteDecision) -> Int {
         switch decision {
-        case let .forward(_, c, _), let .block(_, c), let .transaction(_, _, c), let .local(_, c), let .split(_, c): return c
+        case let .forward(_, c, _), let .block(_, c), let .transaction(_, _, c), let .local(_, c), let .split(_, c),
+             let .broadcast(_, c, _): return c
         case .reject: return -1
         }
     }

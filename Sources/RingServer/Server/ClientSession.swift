@@ -32,6 +32,12 @@ final class ClientSession: StreamHandler {
     var releaseLeaseWhenIdle = false
     /// Keyless commands queued after MULTI before the first key (TransactionRules' `defer`).
     var deferredRequests: ByteBuffer?
+    /// EVALSHA requests in flight whose script the proxy knows, by sequence: retried after
+    /// loading the script if their server answers NOSCRIPT (see ClientSession+Scripts).
+    var scriptRetries: [UInt64: ScriptRetry]?
+    /// SCRIPT LOAD requests in flight, by sequence: their bodies, kept once the servers
+    /// answer the SHA1.
+    var scriptLoads: [UInt64: [UInt8]]?
     /// uv_now() of the last read or reply, for the pool's client_idle_timeout.
     private(set) var lastActiveMs: UInt64 = 0
 
@@ -146,6 +152,8 @@ final class ClientSession: StreamHandler {
             replyError(error)
         case let .block(server, command):
             sendBlocking(request, to: pool.servers[server], command: command)
+        case let .broadcast(kind, command, subcommand):
+            broadcast(kind, command: command, subcommand: subcommand, request)
         case .transaction:
             transactionStep(decision, request)
         }
@@ -166,6 +174,7 @@ final class ClientSession: StreamHandler {
     /// A server's reply (or the proxy's error in its place) for request `sequence`.
     func deliver(sequence: UInt64, part: Int, reply: UnsafeRawBufferPointer) {
         guard !isClosed, let index = order.index(of: sequence) else { return }
+        if scriptRetries != nil && retryScript(sequence, reply) { return }
         if let merge = order.merge(at: index) {
             merge.apply(part: part, reply: reply)
             if merge.isComplete { finishMerge(at: index, merge) }
@@ -187,6 +196,7 @@ final class ClientSession: StreamHandler {
     }
 
     func finishMerge(at index: Int, _ merge: MergeState) {
+        if scriptLoads != nil { noteScriptLoaded(order.headSequence &+ UInt64(index), merge) }
         let wrote = order.completeMerge(at: index, merge, version: state.version, into: stream.output,
                                         scratch: worker.scratch)
         worker.recycle(merge)

@@ -14,6 +14,11 @@ public final class Worker: FlushScheduler {
     var planner = RoutePlanner(table: CommandTable.redis70)
     /// One split part's argument indices, reused by every split of this worker.
     var partIndices: [Int] = []
+    /// Script bodies seen in SCRIPT LOAD, to heal a NOSCRIPT (see ScriptCache).
+    var scripts = ScriptCache()
+    /// Table rows the request path compares against without a lookup.
+    let evalshaIndex = CommandTable.redis70.commands.first { $0.spec.name == "evalsha" }?.index ?? -1
+    let scriptLoadIndex = CommandTable.redis70.commands.first { $0.spec.name == "script|load" }?.index ?? -1
     private(set) var pools: [PoolRuntime] = []
     private var flushList: [Stream] = []
     /// The batch being flushed; swapped with `flushList` so neither array is copied (a
