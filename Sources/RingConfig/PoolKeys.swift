@@ -28,6 +28,9 @@ extension PoolKey {
     /// Each database a client selects gets its own server connections per worker (see
     /// UpstreamServer), so the count is bounded; Redis's own default is 16.
     static let maxDatabases = 256
+    /// Each blocked client holds a server connection of its own, and Redis's default
+    /// maxclients (10,000) is shared by every proxy worker and client of the server.
+    static let maxBlockedClients = 10_000
 
     /// The keys in the order the loader applies them: a key that depends on another
     /// (redis_user on redis_auth, client_user on client_auth) comes after it.
@@ -110,6 +113,10 @@ extension PoolKey {
         .choice("down_server_reply", .ringproxy, DownServerReply.self, default: .value("error"),
                 "what a down server's keys get when it is not ejected") { pool, reply, _ in
             pool.answerDownAsMiss = reply == .miss
+        },
+        .integer("max_blocked_clients", .ringproxy, 1...maxBlockedClients, default: .value("512"),
+                 "clients one worker lets block (BLPOP...) on one server at once; each holds a server connection") {
+            $0.maxBlockedClients = $1
         },
         .choice("keyless_scripts", .ringproxy, KeylessScripts.self, default: .value("refuse"),
                 "EVAL/EVALSHA/FCALL with no key: refused, or run on one server") { pool, choice, _ in

@@ -65,4 +65,20 @@ final class BlockingTests: XCTestCase {
         // its own, so every reply here came from the proxy noticing the server's death.
         XCTAssertEqual(errors, 200)
     }
+
+    func testMaxBlockedClientsRefusesPastTheCap() throws {
+        let f = try ProxyFixture(extraSettings: ["max_blocked_clients: 1"])
+        defer { f.stop() }
+        let clients = try (0..<5).map { _ in try RESPClient(port: f.port) }
+        for c in clients { try c.send(RESPClient.encode(["BLPOP", "{cap}q", "1"])) }
+        var refused = 0, timedOut = 0
+        for c in clients {
+            let reply = text(try c.readReply())
+            if reply.hasPrefix("-ERR ringproxy: too many clients blocked on upstream") { refused += 1 }
+            if reply == "*-1\r\n" { timedOut += 1 }
+        }
+        // One blocked client per worker at most; the others are told at once.
+        XCTAssertGreaterThanOrEqual(refused, 3)
+        XCTAssertEqual(refused + timedOut, 5)
+    }
 }

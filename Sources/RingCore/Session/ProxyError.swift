@@ -19,6 +19,7 @@ public enum ProxyError: Equatable, Error, Sendable {
     case syntax
     /// The upstream's own error text (down, backing off), for a lease that cannot be had.
     case unreachable(String)
+    case tooManyBlocked(upstream: String, limit: Int)
     /// A request that cannot be framed (RequestParser's message).
     case protocolError(String)
 
@@ -67,6 +68,8 @@ public enum ProxyError: Equatable, Error, Sendable {
             return "ERR syntax error"
         case let .unreachable(text):
             return text
+        case let .tooManyBlocked(upstream, limit):
+            return "ERR ringproxy: too many clients blocked on upstream \(upstream) (max_blocked_clients \(limit) per worker); try again later"
         case let .protocolError(message):
             return message
         }

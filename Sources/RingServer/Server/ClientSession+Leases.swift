@@ -96,6 +96,10 @@ extension ClientSession {
 
     /// A blocking command: the client waits on a lease of its own, reading nothing more.
     func sendBlocking(_ request: RequestView, to server: UpstreamServer, command: Int) {
+        guard server.blockedClients < pool.config.maxBlockedClients else {
+            replyError(.tooManyBlocked(upstream: server.spec.displayName, limit: pool.config.maxBlockedClients))
+            return
+        }
         guard !server.isDown, let connection = takeLease(server.index) else {
             if server.isDown { replyError(.noLiveUpstream(pool: pool.config.name)) }
             return
@@ -104,8 +108,14 @@ extension ClientSession {
         forward(request, on: connection, command: command)
         releaseLeaseWhenIdle = true
         state.block(on: server.index)
+        server.blockedClients += 1
         worker.stats.add(pool: pool.index, server: server.index, .blockedClients)
         stream.stopReading()
+    }
+
+    private func unblockCount(_ server: UpstreamServer) {
+        server.blockedClients -= 1
+        worker.stats.subtract(pool: pool.index, server: server.index, .blockedClients)
     }
 
     /// The lease on `server`, taken now if not held; nil (and the client answered) when the
@@ -181,7 +191,7 @@ extension ClientSession {
         releaseLeaseWhenIdle = false
         connection.server.giveBack(connection, clean: true)
         if wasBlocked {
-            worker.stats.subtract(pool: pool.index, server: connection.server.index, .blockedClients)
+            unblockCount(connection.server)
             unblocked()
         }
     }
@@ -194,7 +204,7 @@ extension ClientSession {
         releaseLeaseWhenIdle = false
         state.leaseLost()
         if wasBlocked {
-            worker.stats.subtract(pool: pool.index, server: connection.server.index, .blockedClients)
+            unblockCount(connection.server)
             unblocked()
         }
     }
@@ -204,7 +214,7 @@ extension ClientSession {
     func dropLease() {
         guard let c = lease else { return }
         lease = nil
-        if state.isBlocked { worker.stats.subtract(pool: pool.index, server: c.server.index, .blockedClients) }
+        if state.isBlocked { unblockCount(c.server) }
         let clean = releaseLeaseWhenIdle && c.isIdle
         releaseLeaseWhenIdle = false
         c.server.giveBack(c, clean: clean)

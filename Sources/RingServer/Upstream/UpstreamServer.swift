@@ -27,6 +27,8 @@ final class UpstreamServer {
     /// clean ones kept for the next lease (see UpstreamServer+Leases.swift).
     var leased: [UpstreamConnection] = []
     var idleLeases: [UpstreamConnection] = []
+    /// This worker's clients blocked on the server now (max_blocked_clients bounds it).
+    var blockedClients = 0
     private var nextConnection = 0
 
     /// When connecting may be tried again after failures.
