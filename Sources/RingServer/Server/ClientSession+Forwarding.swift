@@ -21,17 +21,25 @@ extension ClientSession {
             answerUnreachable(server, miss: miss, argumentCount: request.count)
             return
         }
+        let offset = append(request, to: connection)
+        let sequence = order.reserve()
+        if command == worker.evalshaIndex { noteScriptCall(request, sequence: sequence, server: server.index) }
+        connection.expectReply(client: self, sequence: sequence, part: 0, now: worker.loop.nowMs, offset: offset,
+                               command: command, miss: miss, argumentCount: request.count)
+    }
+
+    /// Appends the whole request (re-encoded if it came inline) to `connection`'s output and
+    /// counts it; returns where its bytes start, for the connection's reply bookkeeping.
+    @inline(__always)
+    func append(_ request: RequestView, to connection: UpstreamConnection) -> UInt64 {
         let offset = connection.nextRequestOffset
         if request.isInline {
             writeRequest(args: request.args, request: request.bytes, into: connection.output)
         } else {
             connection.output.append(request.bytes)
         }
-        let sequence = order.reserve()
-        if command == worker.evalshaIndex { noteScriptCall(request, sequence: sequence, server: server.index) }
-        countForwarded(server, bytes: connection.nextRequestOffset - offset)
-        connection.expectReply(client: self, sequence: sequence, part: 0, now: worker.loop.nowMs, offset: offset,
-                               command: command, miss: miss, argumentCount: request.count)
+        countForwarded(connection.server, bytes: connection.nextRequestOffset - offset)
+        return offset
     }
 
     /// Keys on several servers: one part per server, merged when all have answered.

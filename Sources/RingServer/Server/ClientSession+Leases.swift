@@ -151,14 +151,8 @@ extension ClientSession {
     }
 
     func forward(_ request: RequestView, on connection: UpstreamConnection, command: Int) {
-        let offset = connection.nextRequestOffset
-        if request.isInline {
-            writeRequest(args: request.args, request: request.bytes, into: connection.output)
-        } else {
-            connection.output.append(request.bytes)
-        }
+        let offset = append(request, to: connection)
         let sequence = order.reserve()
-        countForwarded(connection.server, bytes: connection.nextRequestOffset - offset)
         connection.expectReply(client: self, sequence: sequence, part: 0, now: worker.loop.nowMs, offset: offset,
                                command: command, argumentCount: request.count)
     }

@@ -32,13 +32,7 @@ extension ClientSession {
                 merge.fail(part: part, error: errorBytes(server.unavailableMessage))
                 continue
             }
-            let offset = connection.nextRequestOffset
-            if request.isInline {
-                writeRequest(args: request.args, request: request.bytes, into: connection.output)
-            } else {
-                connection.output.append(request.bytes)
-            }
-            countForwarded(server, bytes: connection.nextRequestOffset - offset)
+            let offset = append(request, to: connection)
             connection.expectReply(client: self, sequence: sequence, part: Int32(part), now: now, offset: offset,
                                    command: command)
         }
