@@ -81,4 +81,18 @@ final class BlockingTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(refused, 3)
         XCTAssertEqual(refused + timedOut, 5)
     }
+
+    func testTheBlockTimeIsNotCutShortButBoundsAFrozenServer() throws {
+        let f = try ProxyFixture(timeoutMs: 200)
+        defer { f.stop() }
+        let client = try RESPClient(port: f.port)
+        // One second of block under a 200 ms pool timeout: Redis's own answer, not a timeout.
+        XCTAssertEqual(text(try client.command("BLPOP", "{fz}list", "1")), "*-1\r\n")
+        // A frozen server: the block (0.3 s) plus the timeout (0.2 s) bound the wait.
+        let victim = f.redis[f.serverIndex(of: "fz")]
+        kill(victim.process.pid, SIGSTOP)
+        defer { kill(victim.process.pid, SIGCONT) }
+        let reply = text(try client.command("BLPOP", "{fz}list", "0.3"))
+        XCTAssertTrue(reply.hasPrefix("-ERR upstream") && reply.contains("timed out"), reply)
+    }
 }

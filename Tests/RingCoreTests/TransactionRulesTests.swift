@@ -84,3 +84,26 @@ final class TransactionRulesTests: XCTestCase {
         XCTAssertTrue(state.isNormal)
     }
 }
+
+final class BlockTimeTests: XCTestCase {
+    func ms(_ args: [String]) -> Int? {
+        var bytes: [UInt8] = []
+        var spans: [ArgumentSpan] = []
+        for a in args {
+            spans.append(ArgumentSpan(offset: bytes.count, count: a.utf8.count))
+            bytes += Array(a.utf8)
+        }
+        return bytes.withUnsafeBytes { BlockTime.milliseconds(command: args[0].lowercased(), RequestView(bytes: $0, args: spans)) }
+    }
+
+    func testEachCommandsTimeoutArgument() {
+        XCTAssertEqual(ms(["BLPOP", "a", "b", "2"]), 2000)
+        XCTAssertEqual(ms(["BRPOP", "a", "0.25"]), 250)
+        XCTAssertNil(ms(["BLPOP", "a", "0"]), "0 blocks for ever")
+        XCTAssertEqual(ms(["BLMOVE", "a", "b", "LEFT", "RIGHT", "1.5"]), 1500)
+        XCTAssertEqual(ms(["BLMPOP", "3", "1", "a", "LEFT"]), 3000)
+        XCTAssertEqual(ms(["XREADGROUP", "GROUP", "g", "c", "BLOCK", "100", "STREAMS", "s", ">"]), 100)
+        XCTAssertNil(ms(["XREAD", "STREAMS", "s", "0"]))
+        XCTAssertNil(ms(["BLPOP", "a", "x"]), "Redis refuses it itself")
+    }
+}

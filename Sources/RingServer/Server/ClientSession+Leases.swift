@@ -105,6 +105,7 @@ extension ClientSession {
             return
         }
         connection.expiresWithPoolTimeout = false
+        connection.blockMs = BlockTime.milliseconds(command: worker.commands.commands[command].spec.name, request)
         forward(request, on: connection, command: command)
         releaseLeaseWhenIdle = true
         state.block(on: server.index)

@@ -52,6 +52,8 @@ final class UpstreamConnection: StreamHandler {
     var isLease = false
     /// A blocking command waits on it: the pool's timeout does not cut the block short.
     var expiresWithPoolTimeout = true
+    /// That command's own block time in ms (nil: for ever), added to the pool's timeout.
+    var blockMs: Int?
     /// Nothing is owed on it: the lease can go back to the idle ones.
     var isIdle: Bool { pending.isEmpty }
     /// A finished lease whose client moved on before its last replies came: it goes back to

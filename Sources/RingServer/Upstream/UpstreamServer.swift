@@ -172,7 +172,11 @@ final class UpstreamServer {
         // rare case; nothing is allocated when none is late).
         var late: [UpstreamConnection] = []
         forEachConnection { conn in
-            if conn.expiresWithPoolTimeout, let oldest = conn.oldestQueuedAt, now >= oldest + timeoutMs { late.append(conn) }
+            guard let oldest = conn.oldestQueuedAt else { return }
+            // A blocked client's lease waits out the block first (see BlockTime); a block
+            // "for ever" is never cut short.
+            let limit = conn.expiresWithPoolTimeout ? timeoutMs : conn.blockMs.map { UInt64($0) + timeoutMs }
+            if let l = limit, now >= oldest + l { late.append(conn) }
         }
         for conn in late { conn.fail(.timedOut(ms: Int(timeoutMs))) }
     }
