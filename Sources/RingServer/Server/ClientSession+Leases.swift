@@ -100,10 +100,8 @@ extension ClientSession {
             replyError(.tooManyBlocked(upstream: server.spec.displayName, limit: pool.config.maxBlockedClients))
             return
         }
-        guard !server.isDown, let connection = takeLease(server.index) else {
-            if server.isDown { replyError(.noLiveUpstream(pool: pool.config.name)) }
-            return
-        }
+        // A down or unreachable server: takeLease answers with the server's own error.
+        guard let connection = takeLease(server.index) else { return }
         connection.expiresWithPoolTimeout = false
         connection.blockMs = BlockTime.milliseconds(command: worker.commands.commands[command].spec.name, request)
         forward(request, on: connection, command: command)
