@@ -6,13 +6,15 @@ import Foundation
 import XCTest
 
 final class LibraryTests: XCTestCase {
-    func run(_ script: String, extraSettings: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws {
+    func run(_ script: String, extraSettings: [String] = [], file: StaticString = #filePath, line: UInt = #line,
+             then check: (ProxyFixture) -> Void = { _ in }) throws {
         let f = try ProxyFixture(extraSettings: extraSettings)
         defer { f.stop() }
         let path = Harness.packageRoot + "/Tests/IntegrationTests/python/" + script
         let r = Harness.run("/usr/bin/env", ["python3", path, "\(f.port)"], timeout: 180)
         print(r.stdout)
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr, file: file, line: line)
+        check(f)
     }
 
     func testLimits() throws { try run("limits_check.py") }
@@ -21,5 +23,15 @@ final class LibraryTests: XCTestCase {
 
     func testHuey() throws { try run("huey_check.py") }
 
-    func testRQWithAKeyRoute() throws { try run("rq_check.py", extraSettings: ["key_routes: {\"rq:\": cache-2}"]) }
+    func testRQWithAKeyRoute() throws {
+        try run("rq_check.py", extraSettings: ["key_routes: {\"rq:\": cache-2}"]) { f in
+            // The route shows in /stats, on the server it sends the prefix to.
+            let r = Harness.run("/usr/bin/env", ["python3", "-c", """
+                import json, urllib.request
+                s = json.load(urllib.request.urlopen('http://127.0.0.1:\(f.adminPort)/stats', timeout=10))
+                print(s['tcp']['cache-2']['routed_prefixes'], s['tcp']['cache-1']['routed_prefixes'] == '')
+                """], timeout: 20)
+            XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "rq: True", r.stderr)
+        }
+    }
 }

@@ -55,6 +55,10 @@ final class TransactionTests: XCTestCase {
         // The connection goes on normally, and the lease was returned clean.
         XCTAssertEqual(text(try client.command("SET", keys[0], "later")), "+OK\r\n")
         XCTAssertEqual(try pipeline(client, [["MULTI"], ["GET", keys[0]], ["EXEC"]]), ["+OK\r\n", "+QUEUED\r\n", "*1\r\n$5\r\nlater\r\n"])
+        // INFO counts them on the server the transaction leased.
+        let info = text(try client.command("INFO"))
+        let line = info.split(separator: "\r\n").first { $0.hasPrefix("upstream_cache-\(f.serverIndex(of: keys[0]) + 1):") } ?? ""
+        XCTAssertTrue(line.contains("transactions=1,transactions_aborted=1,"), String(line))
     }
 
     func testWatchLoopUnderTwoWritersWithRedisPy() throws {

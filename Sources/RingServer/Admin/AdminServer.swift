@@ -235,6 +235,8 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
                 serverFields.append("\"failed_checks\":\(t.failedChecks)")
                 serverFields.append("\"ejections\":\(t.ejections)")
                 serverFields.append("\"address\":\(Self.jsonString(server.addressText))")
+                let prefixes = pool.keyRoutes.filter { $0.server == s }.map(\.prefix).joined(separator: ",")
+                serverFields.append("\"routed_prefixes\":\(Self.jsonString(prefixes))")
                 let h = upstreamLatency(pool: p, server: s)
                 let q = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)].map {
                     "\"\($0.0)\":\(Latency.quantile($0.1, buckets: h.buckets, maxUs: h.maxUs))"

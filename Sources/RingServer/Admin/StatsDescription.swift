@@ -17,6 +17,7 @@ public enum StatsDescription {
         ("failed_checks", "# failed health checks"),
         ("ejections", "# times the server was marked down"),
         ("address", "the server's address (host:port or socket path)"),
+        ("routed_prefixes", "key prefixes key_routes sends to this server, comma-separated (empty: none)"),
         ("latency_us", "p50, p90, p99, p999 and max microseconds from queueing to reply"),
     ]
 

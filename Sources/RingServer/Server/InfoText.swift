@@ -26,7 +26,9 @@ extension Worker {
             let errors = serverSum(i, .serverErr) + serverSum(i, .serverEOF) + serverSum(i, .serverTimedout)
             text += "upstream_\(server.displayName):address=\(server.addressText),state=\(up ? "up" : "down"),"
                 + "requests=\(serverSum(i, .requests)),responses=\(serverSum(i, .responses)),errors=\(errors),"
-                + "in_queue=\(serverSum(i, .inQueue))\r\n"
+                + "in_queue=\(serverSum(i, .inQueue)),leased_connections=\(serverSum(i, .leasesInUse)),"
+                + "blocked_clients=\(serverSum(i, .blockedClients)),transactions=\(serverSum(i, .transactions)),"
+                + "transactions_aborted=\(serverSum(i, .transactionsAborted)),noscript_reloads=\(serverSum(i, .scriptReloads))\r\n"
         }
         return text
     }
