@@ -1,6 +1,7 @@
 // Applications' own libraries, unmodified, through the proxy in front of real servers:
-// limits (fixed, moving and sliding windows), python-redis-lock, huey (blocking and not) and
-// rq (with a key route for its keys). `make test` pip-installs them at pinned versions.
+// redis-py (Lock, the WATCH retry loop, a database in the URL), limits (fixed, moving and
+// sliding windows), python-redis-lock, huey (blocking and not) and rq (with a key route for
+// its keys). `make test` pip-installs them at pinned versions.
 
 import Foundation
 import XCTest
@@ -16,6 +17,12 @@ final class LibraryTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr, file: file, line: line)
         check(f)
     }
+
+    func testRedisPyLockWithTwoContenders() throws { try run("lock_check.py") }
+
+    func testRedisPyWatchLoopUnderTwoWriters() throws { try run("watch_check.py") }
+
+    func testRedisPyDatabaseInTheURL() throws { try run("select_check.py") }
 
     func testLimits() throws { try run("limits_check.py") }
 

@@ -63,13 +63,4 @@ final class ScriptTests: XCTestCase {
         XCTAssertEqual(text(try client.command("DBSIZE")), ":\(total)\r\n")
         XCTAssertEqual(total, 100)
     }
-
-    func testRedisPyLockWithTwoContenders() throws {
-        let f = try ProxyFixture()
-        defer { f.stop() }
-        let script = Harness.packageRoot + "/Tests/IntegrationTests/python/lock_check.py"
-        let r = Harness.run("/usr/bin/env", ["python3", script, "\(f.port)"], timeout: 180)
-        print(r.stdout)
-        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
-    }
 }

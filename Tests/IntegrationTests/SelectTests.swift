@@ -44,13 +44,4 @@ final class SelectTests: XCTestCase {
             XCTAssertEqual(text(try proxy.command("SELECT", db)), text(try direct.command("SELECT", db)), "SELECT \(db)")
         }
     }
-
-    func testRedisPyDatabaseInTheURL() throws {
-        let f = try ProxyFixture()
-        defer { f.stop() }
-        let script = Harness.packageRoot + "/Tests/IntegrationTests/python/select_check.py"
-        let r = Harness.run("/usr/bin/env", ["python3", script, "\(f.port)"], timeout: 120)
-        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
-        print(r.stdout)
-    }
 }

@@ -60,13 +60,4 @@ final class TransactionTests: XCTestCase {
         let line = info.split(separator: "\r\n").first { $0.hasPrefix("upstream_cache-\(f.serverIndex(of: keys[0]) + 1):") } ?? ""
         XCTAssertTrue(line.contains("transactions=1,transactions_aborted=1,"), String(line))
     }
-
-    func testWatchLoopUnderTwoWritersWithRedisPy() throws {
-        let f = try ProxyFixture()
-        defer { f.stop() }
-        let script = Harness.packageRoot + "/Tests/IntegrationTests/python/watch_check.py"
-        let r = Harness.run("/usr/bin/env", ["python3", script, "\(f.port)"], timeout: 180)
-        print(r.stdout)
-        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
-    }
 }
