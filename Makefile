@@ -14,7 +14,7 @@ RELEASE_BIN := .build/release/ringproxy
 # without a Swift toolchain.
 RELEASE := -c release --static-swift-stdlib
 
-.PHONY: run test build deps test-deps clean soak asan tsan fuzz bench bench-deps
+.PHONY: run test build deps test-deps clean soak asan tsan fuzz bench bench-deps bench-blocked
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -120,3 +120,7 @@ bench-deps:
 BENCH_ARGS ?=
 bench: build bench-deps
 	$(BENCH_VENV)/bin/python bench/compare.py $(BENCH_ARGS)
+
+# 50 clients running GET beside 1,000 clients blocked in BLPOP (bench/blocked.py says what).
+bench-blocked: build bench-deps
+	$(BENCH_VENV)/bin/python bench/blocked.py
