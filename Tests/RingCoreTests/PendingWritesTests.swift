@@ -72,7 +72,7 @@ final class PendingWritesTests: XCTestCase {
         w.releaseIdleBuffers()
         XCTAssertEqual(w.output.capacity, 0)
         // A large burst is let go once written, a small one kept (below the idle limit).
-        append(w, String(repeating: "y", count: PendingWrites.idleBufferLimit + 1))
+        append(w, String(repeating: "y", count: ByteBuffer.idleLimit + 1))
         w.didWrite(w.pendingBytes)
         XCTAssertEqual(w.output.capacity, 0)
     }

@@ -25,7 +25,7 @@ final class TransactionRulesTests: XCTestCase {
         var mode = SessionMode.normal
         _ = step(&mode, .multi)
         _ = step(&mode, nil, server: 0)
-        guard case .abort(.crossServer?) = step(&mode, nil, server: 1) else { return XCTFail("not aborted") }
+        guard case .abort(.crossServer) = step(&mode, nil, server: 1) else { return XCTFail("not aborted") }
         XCTAssertEqual(step(&mode, nil, server: 0), .onLease(server: 0, openMulti: false, deferred: 0), "queuing goes on")
         XCTAssertEqual(step(&mode, .exec), .finishOnLease(server: 0, abort: true))
     }
@@ -49,7 +49,7 @@ final class TransactionRulesTests: XCTestCase {
         XCTAssertEqual(step(&mode, .exec), .reply(.emptyArray), "an empty transaction answers an empty array")
         _ = step(&mode, .multi)
         _ = step(&mode, nil)
-        XCTAssertEqual(step(&mode, .exec), .execWithoutServer)
+        XCTAssertEqual(step(&mode, .exec), .execWithoutServer(deferred: 1))
         _ = step(&mode, .multi)
         XCTAssertEqual(step(&mode, .discard), .reply(.ok))
         XCTAssertEqual(mode, .normal)
@@ -72,10 +72,10 @@ final class TransactionRulesTests: XCTestCase {
 
     func testALostLeaseFailsTheTransaction() {
         var state = SessionState(id: 1, authenticated: true)
-        _ = TransactionRules.step(&state.transactionMode, command: .multi, server: nil, refused: nil)
-        _ = TransactionRules.step(&state.transactionMode, command: nil, server: 1, refused: nil)
+        _ = state.applyTransaction(command: .multi, server: nil, refused: nil)
+        _ = state.applyTransaction(command: nil, server: 1, refused: nil)
         state.leaseLost()
-        XCTAssertEqual(TransactionRules.step(&state.transactionMode, command: .exec, server: nil, refused: nil),
+        XCTAssertEqual(state.applyTransaction(command: .exec, server: nil, refused: nil),
                        .reply(.error(TransactionRules.execAbort)))
         state.block(on: 2)
         XCTAssertTrue(state.isBlocked)

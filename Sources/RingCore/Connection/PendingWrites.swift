@@ -18,10 +18,6 @@ public struct PendingWrites {
     @usableFromInline var handedOffCount: UInt64 = 0
     @usableFromInline var closeRequested = false
 
-    /// An emptied buffer gives its memory back above this size, so an idle connection does
-    /// not pin what one large burst needed.
-    public static let idleBufferLimit = 64 * 1024
-
     public init() {
         pending = ByteBuffer()
         inFlight = ByteBuffer()
@@ -60,7 +56,7 @@ public struct PendingWrites {
     @inlinable public mutating func didWrite(_ count: Int) {
         pending.consume(count)
         handedOffCount &+= UInt64(count)
-        if pending.isEmpty { pending.releaseIfIdle(threshold: PendingWrites.idleBufferLimit) }
+        if pending.isEmpty { pending.releaseIfIdle(threshold: ByteBuffer.idleLimit) }
     }
 
     /// The rest of `output` goes to an asynchronous write: the buffers swap, so new output
@@ -78,7 +74,7 @@ public struct PendingWrites {
     @inlinable public mutating func asyncWriteFinished() {
         writeInFlight = false
         inFlight.clear()
-        inFlight.releaseIfIdle(threshold: PendingWrites.idleBufferLimit)
+        inFlight.releaseIfIdle(threshold: ByteBuffer.idleLimit)
     }
 
     /// Close once everything appended is written (see `shouldCloseNow`).

@@ -17,6 +17,16 @@ public enum ASCII {
         String(decoding: bytes.map(lower), as: UTF8.self)
     }
 
+    /// Whether `bytes` are `word` (given in lower case) in any case, without making a String.
+    public static func equalsLowercased(_ bytes: UnsafeRawBufferPointer, _ word: String) -> Bool {
+        var i = 0
+        for c in word.utf8 {
+            if i >= bytes.count || lower(bytes[i]) != c { return false }
+            i += 1
+        }
+        return i == bytes.count
+    }
+
     /// FNV-1a (32-bit) over the lower-cased bytes: the command table's slot hash.
     @inlinable
     public static func caseFoldedHash(_ bytes: UnsafeRawBufferPointer) -> UInt32 {

@@ -134,12 +134,7 @@ public struct CommandTable: Sendable {
     }
 
     static func equalsLowercased(_ bytes: UnsafeRawBufferPointer, _ name: String) -> Bool {
-        var i = 0
-        for c in name.utf8 {
-            if i >= bytes.count || lower(bytes[i]) != c { return false }
-            i += 1
-        }
-        return i == bytes.count
+        ASCII.equalsLowercased(bytes, name)
     }
 
     /// The routing policy: ProxyCommandPolicy's action where it has one, else derived from

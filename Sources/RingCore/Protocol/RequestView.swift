@@ -28,5 +28,8 @@ public struct RequestView {
 
     public func lowercased(_ i: Int) -> String { ASCII.lowercasedString(self[i]) }
 
+    /// Whether argument `i` is `word` (given in lower case), in any case.
+    public func argument(_ i: Int, is word: String) -> Bool { ASCII.equalsLowercased(self[i], word) }
+
     public func integer(_ i: Int) -> Int? { parseInteger(self[i]) }
 }

@@ -195,7 +195,7 @@ extension RoutePlanner {
             // XREAD [COUNT n] [BLOCK ms] STREAMS key... id...; XREADGROUP GROUP g c [...] STREAMS ...
             var i = 1
             while i < request.count {
-                if ASCII.lowercasedString(request[i]) == "streams" { break }
+                if request.argument(i, is: "streams") { break }
                 i += 1
             }
             let rest = request.count - i - 1
@@ -208,9 +208,8 @@ extension RoutePlanner {
     public static func hasBlockOption(_ request: RequestView) -> Bool {
         var i = 1
         while i < request.count {
-            let word = ASCII.lowercasedString(request[i])
-            if word == "streams" { return false }
-            if word == "block" { return true }
+            if request.argument(i, is: "streams") { return false }
+            if request.argument(i, is: "block") { return true }
             i += 1
         }
         return false

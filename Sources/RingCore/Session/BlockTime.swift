@@ -16,9 +16,8 @@ public enum BlockTime {
         case "xread", "xreadgroup":
             var i = 1
             while i + 1 < argc {
-                let word = request.lowercased(i)
-                if word == "streams" { return nil }
-                if word == "block" {
+                if request.argument(i, is: "streams") { return nil }
+                if request.argument(i, is: "block") {
                     guard let ms = request.integer(i + 1), ms > 0 else { return nil }
                     return ms
                 }

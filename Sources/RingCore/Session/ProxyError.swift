@@ -20,6 +20,9 @@ public enum ProxyError: Equatable, Error, Sendable {
     /// The upstream's own error text (down, backing off), for a lease that cannot be had.
     case unreachable(String)
     case tooManyBlocked(upstream: String, limit: Int)
+    /// A connection-level command the proxy answers itself (SELECT, AUTH, CLIENT...) sent
+    /// between MULTI and EXEC, where Redis would queue it.
+    case notInTransaction(command: String)
     /// A request that cannot be framed (RequestParser's message).
     case protocolError(String)
 
@@ -68,6 +71,8 @@ public enum ProxyError: Equatable, Error, Sendable {
             return "ERR syntax error"
         case let .unreachable(text):
             return text
+        case let .notInTransaction(command):
+            return "ERR ringproxy: '\(command)' inside MULTI is not supported: the proxy answers it itself, outside the transaction"
         case let .tooManyBlocked(upstream, limit):
             return "ERR ringproxy: too many clients blocked on upstream \(upstream) (max_blocked_clients \(limit) per worker); try again later"
         case let .protocolError(message):

@@ -34,7 +34,8 @@ public enum SessionTransition: Equatable, Sendable {
 
 public struct SessionState: Sendable {
     public let id: UInt64
-    public private(set) var mode: SessionMode = .normal
+    /// Changed by `apply`, `applyTransaction`, `block` and their kin, never from outside.
+    public internal(set) var mode: SessionMode = .normal
     public var version: RESPVersion = .resp2
     public var authenticated: Bool
     public var clientName: String?
@@ -81,10 +82,9 @@ public struct SessionState: Sendable {
         }
     }
 
-    /// The mode as TransactionRules changes it.
-    public var transactionMode: SessionMode {
-        get { mode }
-        set { mode = newValue }
+    /// A request in WATCH or MULTI, or a transaction command (see TransactionRules).
+    public mutating func applyTransaction(command: TransactionCommand?, server: Int?, refused: ProxyError?) -> TransactionStep {
+        TransactionRules.step(&mode, command: command, server: server, refused: refused)
     }
 
     /// The lease broke (its server failed): WATCH is gone, a transaction cannot be applied

@@ -43,10 +43,10 @@ public enum TransactionStep: Equatable, Sendable {
     case deferUntilKeyed
     /// The request breaks the transaction (a key on another server, or a command the proxy
     /// refuses): its error goes to the client and EXEC will answer EXECABORT.
-    case abort(ProxyError?)
-    /// EXEC of a transaction that had no keyed command: answered by the proxy, or, if it
-    /// deferred keyless commands, run on a lease to `server` (any live one).
-    case execWithoutServer
+    case abort(ProxyError)
+    /// EXEC of a transaction that had no keyed command but `deferred` keyless ones: they run
+    /// on a lease to any live server, after MULTI.
+    case execWithoutServer(deferred: Int)
     /// EXEC or DISCARD on the lease; the lease is released once its reply arrives.
     /// `abort`: the transaction failed, so DISCARD is sent and the client gets EXECABORT.
     case finishOnLease(server: Int, abort: Bool)
@@ -58,12 +58,12 @@ public enum TransactionReply: Equatable, Sendable {
     case ok, queued, emptyArray
     case error(String)
 
-    public var bytes: StaticString {
+    public func write(into out: ByteBuffer) {
         switch self {
-        case .ok: return "+OK\r\n"
-        case .queued: return "+QUEUED\r\n"
-        case .emptyArray: return "*0\r\n"
-        case .error: return ""
+        case .ok: out.append("+OK\r\n")
+        case .queued: out.append("+QUEUED\r\n")
+        case .emptyArray: out.append("*0\r\n")
+        case let .error(text): out.appendError(text)
         }
     }
 }
@@ -122,7 +122,7 @@ public enum TransactionRules {
                 guard let s = tx.server else {
                     if discard { return .reply(.ok) }
                     if tx.failed { return .reply(.error(execAbort)) }
-                    return tx.deferred == 0 ? .reply(.emptyArray) : .execWithoutServer
+                    return tx.deferred == 0 ? .reply(.emptyArray) : .execWithoutServer(deferred: tx.deferred)
                 }
                 // A failed transaction is discarded on the server; the client gets EXECABORT.
                 return .finishOnLease(server: s, abort: tx.failed && !discard)

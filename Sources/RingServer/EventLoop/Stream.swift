@@ -56,9 +56,6 @@ public final class Stream: LoopHandle {
     /// Large enough for either kind, so a listener can accept into a stream made in advance.
     static let handleSize = Swift.max(MemoryLayout<uv_tcp_t>.size, MemoryLayout<uv_pipe_t>.size)
 
-    /// See PendingWrites.idleBufferLimit (read buffers use the same limit).
-    static let idleBufferLimit = PendingWrites.idleBufferLimit
-
     public init(loop: EventLoop, kind: Kind, scheduler: FlushScheduler) {
         self.kind = kind
         self.scheduler = scheduler

@@ -11,44 +11,37 @@ extension ClientSession {
         var command: TransactionCommand?
         var server: Int?
         var refused: ProxyError?
+        let inMulti: Bool
+        if case .transaction = state.mode { inMulti = true } else { inMulti = false }
         switch decision {
         case let .forward(s, _, _), let .block(s, _):
             server = s
         case let .transaction(c, s, _):
             command = c
             server = s
-        case let .local(local, _):
+        case let .local(local, c):
             switch local {
             case .ping, .echo, .time:
                 break  // keyless: queued in a transaction, answered by the proxy otherwise
+            case .quit:
+                carryOut(decision, request)  // closes, as in Redis, even inside MULTI
+                return
             default:
-                if case .transaction = state.mode {
-                    refused = .unsupported(command: ASCII.lowercasedString(request[0]).uppercased(), .needsDedicatedConnection)
-                    if local == .quit { refused = nil; carryOut(decision, request); return }
-                }
+                if inMulti { refused = .notInTransaction(command: worker.commands.commands[c].displayName) }
             }
-        case .split, .broadcast:
-            if case .transaction = state.mode {
-                refused = .crossServer(command: ASCII.lowercasedString(request[0]).uppercased(), hashTag: pool.policy.hashTag)
-            }
+        case let .split(_, c), let .broadcast(_, c, _):
+            if inMulti { refused = .crossServer(command: worker.commands.commands[c].displayName, hashTag: pool.policy.hashTag) }
         case let .reject(error):
             refused = error
         }
-        switch TransactionRules.step(&state.transactionMode, command: command, server: server, refused: refused) {
+        switch state.applyTransaction(command: command, server: server, refused: refused) {
         case .route:
             carryOut(decision, request)
         case let .reply(r):
-            if case let .error(text) = r { reply { $0.appendError(text) } } else { let b = r.bytes; reply { $0.append(b) } }
+            reply { r.write(into: $0) }
         case let .onLease(s, openMulti, deferred):
             guard let connection = takeLease(s) else { return }
-            if openMulti {
-                writeMulti(on: connection)
-                if deferred > 0, let d = deferredRequests {
-                    connection.output.append(d.readable)
-                    for _ in 0..<deferred { connection.expectSilentReply(now: worker.loop.nowMs) }
-                    d.clear()
-                }
-            }
+            if openMulti { writeMulti(on: connection, deferred: deferred) }
             forward(request, on: connection, command: commandIndex(decision))
         case .deferUntilKeyed:
             let d = deferredRequests ?? ByteBuffer(capacity: 256)
@@ -56,21 +49,15 @@ extension ClientSession {
             writeRequest(args: request.args, request: request.bytes, into: d)
             reply { $0.append("+QUEUED\r\n") }
         case let .abort(error):
-            replyError(error ?? .syntax)
-        case .execWithoutServer:
+            replyError(error)
+        case let .execWithoutServer(deferred):
             // Only keyless commands were queued: any live server runs them.
             guard let s = pool.servers.firstIndex(where: { !$0.isDown }), let connection = takeLease(s) else {
                 replyError(.noLiveUpstream(pool: pool.config.name))
                 deferredRequests?.clear()
                 return
             }
-            writeMulti(on: connection)
-            if let d = deferredRequests {
-                let count = countRequests(d.readable)
-                connection.output.append(d.readable)
-                for _ in 0..<count { connection.expectSilentReply(now: worker.loop.nowMs) }
-                d.clear()
-            }
+            writeMulti(on: connection, deferred: deferred)
             forward(request, on: connection, command: commandIndex(decision))
             worker.stats.add(pool: pool.index, server: s, .transactions)
             releaseLeaseWhenIdle = true
@@ -102,8 +89,7 @@ extension ClientSession {
         }
         // A down or unreachable server: takeLease answers with the server's own error.
         guard let connection = takeLease(server.index) else { return }
-        connection.expiresWithPoolTimeout = false
-        connection.blockMs = BlockTime.milliseconds(command: worker.commands.commands[command].spec.name, request)
+        connection.expiry = .afterBlock(ms: BlockTime.milliseconds(command: worker.commands.commands[command].spec.name, request))
         forward(request, on: connection, command: command)
         releaseLeaseWhenIdle = true
         state.block(on: server.index)
@@ -144,9 +130,16 @@ extension ClientSession {
         return c
     }
 
-    private func writeMulti(on connection: UpstreamConnection) {
+    /// MULTI (the proxy already answered the client's), then the `deferred` keyless commands
+    /// it kept; their replies (+OK, +QUEUED) are the proxy's, not the client's.
+    private func writeMulti(on connection: UpstreamConnection, deferred: Int) {
+        let now = worker.loop.nowMs
         connection.output.append("*1\r\n$5\r\nMULTI\r\n")
-        connection.expectSilentReply(now: worker.loop.nowMs)
+        connection.expectSilentReply(now: now)
+        guard deferred > 0, let d = deferredRequests else { return }
+        connection.output.append(d.readable)
+        for _ in 0..<deferred { connection.expectSilentReply(now: now) }
+        d.clear()
     }
 
     func forward(_ request: RequestView, on connection: UpstreamConnection, command: Int) {
@@ -162,18 +155,6 @@ extension ClientSession {
              let .broadcast(_, c, _): return c
         case .reject: return -1
         }
-    }
-
-    /// Requests in a buffer of whole RESP requests (the deferred ones).
-    private func countRequests(_ bytes: UnsafeRawBufferPointer) -> Int {
-        var parser = RequestParser()
-        var offset = 0
-        var count = 0
-        while offset < bytes.count, case let .request(length) = parser.parse(UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
-            offset += length
-            count += 1
-        }
-        return count
     }
 
     /// Called by the lease once nothing is owed on it.

@@ -33,6 +33,11 @@ extension PendingReply: QueuedRequest {
     var isClientRequest: Bool { client != nil }
 }
 
+enum RequestExpiry {
+    case poolTimeout
+    case afterBlock(ms: Int?)
+}
+
 final class UpstreamConnection: StreamHandler {
     // unowned(unsafe): servers are never removed from their pool, so one outlives its
     // connections; a checked reference would cost a retain and release per access.
@@ -50,10 +55,9 @@ final class UpstreamConnection: StreamHandler {
     var lessee: ClientSession?
     /// Made as a lease: never shared, and its requests never move to another connection.
     var isLease = false
-    /// A blocking command waits on it: the pool's timeout does not cut the block short.
-    var expiresWithPoolTimeout = true
-    /// That command's own block time in ms (nil: for ever), added to the pool's timeout.
-    var blockMs: Int?
+    /// When its oldest request has waited too long: after the pool's timeout, or, for a
+    /// blocking command, after its own block time (nil: for ever) plus that timeout.
+    var expiry = RequestExpiry.poolTimeout
     /// Nothing is owed on it: the lease can go back to the idle ones.
     var isIdle: Bool { pending.isEmpty }
     /// A finished lease whose client moved on before its last replies came: it goes back to
@@ -188,7 +192,7 @@ final class UpstreamConnection: StreamHandler {
                 if pending.isEmpty && (lessee != nil || giveBackWhenIdle) { leaseDrained() }
             }
         }
-        input.releaseIfIdle(threshold: Stream.idleBufferLimit)
+        input.releaseIfIdle(threshold: ByteBuffer.idleLimit)
     }
 
     func didEnd(_ stream: Stream, error: Int32) {

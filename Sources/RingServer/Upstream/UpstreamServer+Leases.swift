@@ -22,7 +22,7 @@ extension UpstreamServer {
         }
         guard let c = connection else { return nil }
         c.lessee = client
-        c.expiresWithPoolTimeout = true
+        c.expiry = .poolTimeout
         leased.append(c)
         worker.stats.add(pool: pool.index, server: index, .leasesInUse)
         return c

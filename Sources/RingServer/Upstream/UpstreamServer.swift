@@ -175,7 +175,11 @@ final class UpstreamServer {
             guard let oldest = conn.oldestQueuedAt else { return }
             // A blocked client's lease waits out the block first (see BlockTime); a block
             // "for ever" is never cut short.
-            let limit = conn.expiresWithPoolTimeout ? timeoutMs : conn.blockMs.map { UInt64($0) + timeoutMs }
+            let limit: UInt64?
+            switch conn.expiry {
+            case .poolTimeout: limit = timeoutMs
+            case let .afterBlock(ms): limit = ms.map { UInt64($0) + timeoutMs }
+            }
             if let l = limit, now >= oldest + l { late.append(conn) }
         }
         for conn in late { conn.fail(.timedOut(ms: Int(timeoutMs))) }
