@@ -89,6 +89,8 @@ func checkRequest(_ request: UnsafeRawBufferPointer, _ parser: RequestParser, _ 
             check(server >= 0 && server < pool.serverCount, "blocking on server \(server) of \(pool.serverCount)")
         case let .broadcast(kind, command, _):
             check(command == info.index, "\(info.spec.name) broadcast as \(kind)")
+        case let .subscription(command, _):
+            check(info.route == .subscription(command), "\(info.spec.name) planned as \(command)")
         case let .transaction(command, server, _):
             check(info.route == .transaction(command), "\(info.spec.name) planned as \(command)")
             if let s = server { check(s >= 0 && s < pool.serverCount, "WATCH on server \(s)") }

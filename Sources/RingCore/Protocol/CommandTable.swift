@@ -16,6 +16,8 @@ public enum CommandRoute: Equatable, Sendable {
     case transaction(TransactionCommand)
     /// Sent whole to every live server, the replies merged as the kind says.
     case broadcast(SplitKind)
+    /// SUBSCRIBE and its kin: on the shared subscriber connections (SubscriptionTable).
+    case subscription(SubscriptionCommand)
 }
 
 public enum SplitKind: Equatable, Sendable {
@@ -33,7 +35,7 @@ public enum SplitKind: Equatable, Sendable {
 }
 
 public enum LocalCommand: Equatable, Sendable {
-    case ping, echo, quit, select, command, config, client, hello, auth, info, time
+    case ping, echo, quit, select, command, config, client, hello, auth, info, time, reset
 }
 
 public enum UnsupportedReason: Equatable, Sendable {
@@ -146,6 +148,7 @@ public struct CommandTable: Sendable {
         case let .refuse(reason)?: return (.unsupported(reason), .proxyTable)
         case let .transaction(command)?: return (.transaction(command), .proxyTable)
         case .oneServer?, .routeByKeys?: return (.keyed, .proxyTable)
+        case let .subscription(command)?: return (.subscription(command), .proxyTable)
         case .broadcast?:
             // How the replies combine is Redis's response_policy tip.
             switch spec.responsePolicy {

@@ -18,6 +18,8 @@ public enum ProxyAction: Equatable, Sendable {
     case transaction(TransactionCommand)
     /// Sent to every live server; the replies combine by Redis's response_policy tip.
     case broadcast
+    /// A (un)subscription, carried by the worker's shared subscriber connections.
+    case subscription(SubscriptionCommand)
 }
 
 public struct ProxyCommandRow: Sendable {
@@ -72,15 +74,26 @@ public enum ProxyCommandPolicy {
         local("ping", .ping), local("echo", .echo), local("quit", .quit), local("select", .select),
         local("command", .command), local("config", .config), local("client", .client),
         local("hello", .hello), local("auth", .auth), local("info", .info), local("time", .time),
+        local("reset", .reset),
 
         // Transactions, on a connection leased to the keys' server (TransactionRules).
         ProxyCommandRow("multi", .transaction(.multi)), ProxyCommandRow("exec", .transaction(.exec)),
         ProxyCommandRow("discard", .transaction(.discard)), ProxyCommandRow("watch", .transaction(.watch)),
         ProxyCommandRow("unwatch", .transaction(.unwatch)),
-        // Keys the key spec cannot place: after STREAMS, or PUBLISH's channel.
+        // Keys the key spec cannot place: after STREAMS, or PUBLISH's and SPUBLISH's channel.
         ProxyCommandRow("xread", .routeByKeys, miss: .error, keys: .afterStreams),
         ProxyCommandRow("xreadgroup", .routeByKeys, keys: .afterStreams),
         ProxyCommandRow("publish", .routeByKeys, keys: .channel),
+        ProxyCommandRow("spublish", .routeByKeys, keys: .channel),
+
+        // Pub/sub on the worker's shared subscriber connections: a channel on its server, a
+        // pattern on every server (SubscriptionTable).
+        ProxyCommandRow("subscribe", .subscription(SubscriptionCommand(.channel, subscribe: true))),
+        ProxyCommandRow("unsubscribe", .subscription(SubscriptionCommand(.channel, subscribe: false))),
+        ProxyCommandRow("psubscribe", .subscription(SubscriptionCommand(.pattern, subscribe: true))),
+        ProxyCommandRow("punsubscribe", .subscription(SubscriptionCommand(.pattern, subscribe: false))),
+        ProxyCommandRow("ssubscribe", .subscription(SubscriptionCommand(.shard, subscribe: true))),
+        ProxyCommandRow("sunsubscribe", .subscription(SubscriptionCommand(.shard, subscribe: false))),
         ProxyCommandRow("wait", .refuse(.replicationWait)),
 
         // Every live server: scripts and functions must exist wherever a key may send them.
@@ -92,7 +105,7 @@ public enum ProxyCommandPolicy {
         ProxyCommandRow("flushall", .broadcast, denied: true),
 
         // A client tied to one server connection; shared pipelined connections cannot.
-        dedicated("monitor", denied: true), dedicated("sync"), dedicated("psync"), dedicated("reset"),
+        dedicated("monitor", denied: true), dedicated("sync"), dedicated("psync"),
 
         // One server's administration, meaningless through a proxy that hides which is which.
         admin("shutdown", denied: true), admin("debug", denied: true), admin("replicaof", denied: true),

@@ -45,6 +45,9 @@ public enum RouteDecision: Equatable, Sendable {
     /// The whole request to every live server, the replies merged as `kind` says.
     /// `subcommand` is the row of the command's subcommand (SCRIPT LOAD), else the command.
     case broadcast(SplitKind, command: Int, subcommand: Int)
+    /// SUBSCRIBE and its kin: each name on its server's shared subscriber connection
+    /// (a pattern on every server).
+    case subscription(SubscriptionCommand, command: Int)
     case reject(ProxyError)
 }
 
@@ -84,6 +87,18 @@ public struct RoutePlanner {
         if !info.spec.arityAccepts(argc) {
             return .reject(.wrongArity(command: info.spec.name))
         }
+        if case .subscribed = state.mode {
+            // RESP2 subscribers may only (un)subscribe, PING, QUIT and RESET (Redis's rule);
+            // RESP3 ones run anything but what would tie them to one server connection.
+            switch info.route {
+            case .subscription, .local(.ping), .local(.quit), .local(.reset): break
+            case .transaction:
+                return .reject(state.version == .resp2 ? .subscribedMode(command: info.spec.name)
+                               : .notWhileSubscribed(command: info.displayName))
+            default:
+                if state.version == .resp2 { return .reject(.subscribedMode(command: (sub ?? info).spec.name)) }
+            }
+        }
         switch info.route {
         case let .local(command):
             return .local(command, command: info.index)
@@ -93,6 +108,8 @@ public struct RoutePlanner {
             return planSplit(kind, info, request, pool: pool, placement: placement)
         case let .broadcast(kind):
             return .broadcast(kind, command: info.index, subcommand: info.index)
+        case let .subscription(command):
+            return .subscription(command, command: info.index)
         case let .transaction(command):
             guard command == .watch else { return .transaction(command, server: nil, command: info.index) }
             let keyed = planKeyed(info.spec, info.displayName, request, miss: .error, command: info.index,
@@ -105,6 +122,8 @@ public struct RoutePlanner {
                                       layout: info.keyLayout, pool: pool, placement: placement)
                 if info.blocks, case let .forward(server, command, _) = keyed,
                    info.keyLayout != .afterStreams || RoutePlanner.hasBlockOption(request) {
+                    // A subscriber's connection must keep taking messages.
+                    if case .subscribed = state.mode { return .reject(.notWhileSubscribed(command: info.displayName)) }
                     return .block(server: server, command: command)
                 }
                 return keyed

@@ -24,12 +24,15 @@ public struct LocalSettings: Sendable {
     public var commandCount: Int
     /// SELECT takes 0..<databases, as Redis's `databases`.
     public var databases: Int
+    /// The pool's redis_db: where a client starts, and where RESET takes it back.
+    public var startDatabase: Int
 
-    public init(password: String?, user: String?, commandCount: Int, databases: Int = 16) {
+    public init(password: String?, user: String?, commandCount: Int, databases: Int = 16, startDatabase: Int = 0) {
         self.password = password
         self.user = user
         self.commandCount = commandCount
         self.databases = databases
+        self.startDatabase = startDatabase
     }
 }
 
@@ -38,6 +41,8 @@ public enum LocalEffect: Equatable, Sendable {
     case none
     /// QUIT: close once the reply is written.
     case close
+    /// RESET: the connection drops its lease and subscriptions (the state is reset already).
+    case reset
 }
 
 public enum LocalCommands {
@@ -48,7 +53,9 @@ public enum LocalCommands {
         let argc = request.count
         switch command {
         case .ping:
-            if argc == 1 { out.append("+PONG\r\n") } else if argc == 2 { out.appendBulk(request[1]) } else {
+            if state.mode == .subscribed && state.version == .resp2 && argc <= 2 {
+                SubscriptionReplies.subscribedPong(argc == 2 ? request[1] : nil, into: out)
+            } else if argc == 1 { out.append("+PONG\r\n") } else if argc == 2 { out.appendBulk(request[1]) } else {
                 out.appendError(ProxyError.wrongArity(command: "ping").message)
             }
         case .echo:
@@ -90,6 +97,10 @@ public enum LocalCommands {
             }
         case .info:
             out.appendBulk(string: info())
+        case .reset:
+            state.reset(database: settings.startDatabase, authenticated: settings.password == nil)
+            out.append("+RESET\r\n")
+            return .reset
         case .time:
             var now = timespec()
             clock_gettime(CLOCK_REALTIME, &now)

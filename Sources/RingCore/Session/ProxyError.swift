@@ -23,6 +23,14 @@ public enum ProxyError: Equatable, Error, Sendable {
     /// A connection-level command the proxy answers itself (SELECT, AUTH, CLIENT...) sent
     /// between MULTI and EXEC, where Redis would queue it.
     case notInTransaction(command: String)
+    /// RESP2 subscribed mode: Redis's own error.
+    case subscribedMode(command: String)
+    /// A RESP3 subscriber's transaction or blocking command, which would tie its
+    /// connection to one server while messages must keep arriving.
+    case notWhileSubscribed(command: String)
+    /// SUBSCRIBE and its kin inside WATCH or MULTI, which hold a connection leased to one
+    /// server.
+    case subscribeInTransaction(command: String)
     /// A request that cannot be framed (RequestParser's message).
     case protocolError(String)
 
@@ -71,6 +79,12 @@ public enum ProxyError: Equatable, Error, Sendable {
             return "ERR syntax error"
         case let .unreachable(text):
             return text
+        case let .subscribedMode(command):
+            return SubscriptionReplies.notAllowedMessage(command)
+        case let .notWhileSubscribed(command):
+            return "ERR ringproxy: '\(command)' is not supported on a subscribed connection: use another connection for it"
+        case let .subscribeInTransaction(command):
+            return "ERR ringproxy: '\(command)' inside WATCH or MULTI is not supported: a subscriber's connection must keep taking messages"
         case let .notInTransaction(command):
             return "ERR ringproxy: '\(command)' inside MULTI is not supported: the proxy answers it itself, outside the transaction"
         case let .tooManyBlocked(upstream, limit):

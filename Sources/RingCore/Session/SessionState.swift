@@ -12,6 +12,10 @@ public enum SessionMode: Equatable, Sendable {
     /// A blocking command waits on a connection leased to `server`; nothing more is read
     /// until it answers, as Redis reads nothing more from a blocked client.
     case blocked(server: Int)
+    /// At least one subscription: messages may arrive at any time. A RESP2 client may only
+    /// (un)subscribe, PING, QUIT and RESET, as in Redis; a RESP3 one runs other commands too,
+    /// except transactions and blocking commands (see RoutePlanner).
+    case subscribed
     /// QUIT, end of input or a request that cannot be framed: nothing more is read, and the
     /// connection closes once every reply owed for earlier requests is written.
     case closing
@@ -52,7 +56,7 @@ public struct SessionState: Sendable {
     /// Requests are read and handled (not blocked, not closing).
     @inlinable public var acceptsRequests: Bool {
         switch mode {
-        case .normal, .watching, .transaction: return true
+        case .normal, .watching, .transaction, .subscribed: return true
         case .blocked, .closing: return false
         }
     }
@@ -60,6 +64,14 @@ public struct SessionState: Sendable {
     @inlinable public var isNormal: Bool {
         if case .normal = mode { return true }
         return false
+    }
+
+    /// Requests are carried out as routed: no WATCH or MULTI holds the session.
+    @inlinable public var outsideTransaction: Bool {
+        switch mode {
+        case .normal, .subscribed: return true
+        default: return false
+        }
     }
 
     @inlinable public var isBlocked: Bool {
@@ -97,8 +109,29 @@ public struct SessionState: Sendable {
             tx.server = nil
             tx.deferred = 0
             mode = .transaction(tx)
-        case .normal, .closing: break
+        case .normal, .closing, .subscribed: break
         }
+    }
+
+    /// The client's subscriptions changed: it enters subscribed mode with its first and
+    /// leaves it with its last (SUBSCRIBE is refused in WATCH, MULTI and while blocked).
+    public mutating func subscriptionsChanged(active: Bool) {
+        switch mode {
+        case .normal where active: mode = .subscribed
+        case .subscribed where !active: mode = .normal
+        default: break
+        }
+    }
+
+    /// RESET: out of any transaction or subscription, back to RESP2, the pool's database,
+    /// no name; authenticated again only if the pool needs no password. The connection
+    /// layer drops the lease and the subscriptions first.
+    public mutating func reset(database: Int, authenticated: Bool) {
+        if mode != .closing { mode = .normal }
+        version = .resp2
+        self.database = database
+        self.authenticated = authenticated
+        clientName = nil
     }
 
     /// A blocking command was sent on a lease to `server`.
@@ -115,7 +148,7 @@ public struct SessionState: Sendable {
         switch mode {
         case .closing:
             return .none
-        case .normal, .watching, .transaction, .blocked:
+        case .normal, .watching, .transaction, .blocked, .subscribed:
             // A blocked client that half-closes still gets its reply (see ClientSession).
             mode = .closing
             return .beginClosing

@@ -131,7 +131,7 @@ public enum TransactionRules {
                 mode = .transaction(tx)
                 return step
             }
-        case .blocked, .closing:
+        case .blocked, .closing, .subscribed:
             return .route
         }
     }

@@ -7,7 +7,7 @@ import RingConfig
 
 public enum PoolStat: Int, CaseIterable {
     case clientEOF, clientErr, clientConnections, forwardError, fragments, requestsAnsweredLocally,
-         clientReadPauses, clientsRefused, clientIdleTimeouts
+         clientReadPauses, clientsRefused, clientIdleTimeouts, subscribedClients, slowSubscribersClosed
 
     /// nutcracker's name where it has one.
     public var name: String {
@@ -21,10 +21,12 @@ public enum PoolStat: Int, CaseIterable {
         case .clientReadPauses: return "client_read_pauses"
         case .clientsRefused: return "client_refused"
         case .clientIdleTimeouts: return "client_idle_timeouts"
+        case .subscribedClients: return "pubsub_clients"
+        case .slowSubscribersClosed: return "pubsub_slow_clients_closed"
         }
     }
 
-    public var isGauge: Bool { self == .clientConnections }
+    public var isGauge: Bool { self == .clientConnections || self == .subscribedClients }
 
     /// What it counts (nutcracker's wording where nutcracker has the field): `-D` and the
     /// HELP lines of /metrics.
@@ -39,6 +41,8 @@ public enum PoolStat: Int, CaseIterable {
         case .clientReadPauses: return "# times a client's reads were paused because it did not take its replies"
         case .clientsRefused: return "# clients refused at accept by client_connections"
         case .clientIdleTimeouts: return "# clients closed after client_idle_timeout"
+        case .subscribedClients: return "# clients with at least one subscription (channel, pattern or shard channel)"
+        case .slowSubscribersClosed: return "# subscribers closed for leaving more messages unread than pubsub_output_*_limit allows"
         }
     }
 }
@@ -46,7 +50,8 @@ public enum PoolStat: Int, CaseIterable {
 public enum ServerStat: Int, CaseIterable {
     case serverEOF, serverErr, serverTimedout, serverConnections, requests, requestBytes, responses, responseBytes,
          inQueue, inQueueBytes, outQueue, outQueueBytes, missReplies,
-         leasesInUse, transactions, transactionsAborted, blockedClients, scriptReloads
+         leasesInUse, transactions, transactionsAborted, blockedClients, scriptReloads,
+         subscriberConnections, subscriptions, pubsubMessages
 
     public var name: String {
         switch self {
@@ -68,6 +73,9 @@ public enum ServerStat: Int, CaseIterable {
         case .transactionsAborted: return "transactions_aborted"
         case .blockedClients: return "blocked_clients"
         case .scriptReloads: return "noscript_reloads"
+        case .subscriberConnections: return "subscriber_connections"
+        case .subscriptions: return "subscriptions"
+        case .pubsubMessages: return "pubsub_messages"
         }
     }
 
@@ -92,6 +100,9 @@ public enum ServerStat: Int, CaseIterable {
         case .transactionsAborted: return "# transactions answered EXECABORT by the proxy (a key on another server, a refused command)"
         case .blockedClients: return "# clients waiting in a blocking command on the server"
         case .scriptReloads: return "# EVALSHA answered NOSCRIPT and retried after the proxy loaded the script"
+        case .subscriberConnections: return "# shared subscriber connections to the server (at most one per worker)"
+        case .subscriptions: return "# channels and patterns the proxy holds subscribed on the server, for all its clients"
+        case .pubsubMessages: return "# messages received from the server for the proxy's subscribers"
         }
     }
 
@@ -101,7 +112,8 @@ public enum ServerStat: Int, CaseIterable {
     /// counted per request, which keeps them off the request path.
     public var isGauge: Bool {
         switch self {
-        case .serverConnections, .inQueue, .inQueueBytes, .outQueue, .outQueueBytes, .leasesInUse, .blockedClients: return true
+        case .serverConnections, .inQueue, .inQueueBytes, .outQueue, .outQueueBytes, .leasesInUse, .blockedClients,
+             .subscriberConnections, .subscriptions: return true
         default: return false
         }
     }
@@ -231,7 +243,9 @@ public final class WorkerStats: @unchecked Sendable {
 
     /// For gauges: adds -1 in two's complement; sums across workers come out right.
     @inline(__always)
-    func subtract(pool: Int, server: Int, _ stat: ServerStat) { add(pool: pool, server: server, stat, UInt64.max) }
+    func subtract(pool: Int, server: Int, _ stat: ServerStat, _ v: UInt64 = 1) {
+        add(pool: pool, server: server, stat, 0 &- v)
+    }
 
     @inline(__always)
     func subtract(pool: Int, _ stat: PoolStat) { add(pool: pool, stat, UInt64.max) }

@@ -23,8 +23,8 @@ extension ClientSession {
             switch local {
             case .ping, .echo, .time:
                 break  // keyless: queued in a transaction, answered by the proxy otherwise
-            case .quit:
-                carryOut(decision, request)  // closes, as in Redis, even inside MULTI
+            case .quit, .reset:
+                carryOut(decision, request)  // as in Redis, even inside MULTI
                 return
             default:
                 if inMulti { refused = .notInTransaction(command: worker.commands.commands[c].displayName) }
@@ -33,6 +33,14 @@ extension ClientSession {
             if inMulti { refused = .crossServer(command: worker.commands.commands[c].displayName, hashTag: pool.policy.hashTag) }
         case let .reject(error):
             refused = error
+        case let .subscription(_, c):
+            // A subscriber's connection must keep taking messages, which a lease cannot.
+            let name = worker.commands.commands[c].displayName
+            if !inMulti {
+                replyError(.subscribeInTransaction(command: name))
+                return
+            }
+            refused = .subscribeInTransaction(command: name)
         }
         switch state.applyTransaction(command: command, server: server, refused: refused) {
         case .route:
@@ -152,7 +160,7 @@ extension ClientSession {
     private func commandIndex(_ decision: RouteDecision) -> Int {
         switch decision {
         case let .forward(_, c, _), let .block(_, c), let .transaction(_, _, c), let .local(_, c), let .split(_, c),
-             let .broadcast(_, c, _): return c
+             let .broadcast(_, c, _), let .subscription(_, c): return c
         case .reject: return -1
         }
     }

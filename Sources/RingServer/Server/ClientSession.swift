@@ -38,6 +38,12 @@ final class ClientSession: StreamHandler {
     /// SCRIPT LOAD requests in flight, by sequence: their bodies, kept once the servers
     /// answer the SHA1.
     var scriptLoads: [UInt64: [UInt8]]?
+    /// What the client is subscribed to (nil: nothing), the (un)subscribe replies waiting
+    /// for a server's confirmation, and since when its unread messages exceed the soft
+    /// output limit (see ClientSession+PubSub).
+    var subscriptions: ClientSubscriptions?
+    var pendingConfirmations: [UInt64: PendingConfirmation]?
+    var overSoftLimitSince: UInt64?
     /// uv_now() of the last read or reply, for the pool's client_idle_timeout.
     private(set) var lastActiveMs: UInt64 = 0
 
@@ -136,7 +142,7 @@ final class ClientSession: StreamHandler {
 
     private func handle(_ request: RequestView) {
         let decision = worker.planner.plan(request, state: state, pool: pool.policy, placement: pool.placement)
-        if state.isNormal { carryOut(decision, request) } else { transactionStep(decision, request) }
+        if state.outsideTransaction { carryOut(decision, request) } else { transactionStep(decision, request) }
     }
 
     /// A decision outside WATCH and MULTI.
@@ -156,6 +162,8 @@ final class ClientSession: StreamHandler {
             broadcast(kind, command: command, subcommand: subcommand, request)
         case .transaction:
             transactionStep(decision, request)
+        case let .subscription(command, _):
+            subscription(command, request)
         }
     }
 
@@ -166,7 +174,15 @@ final class ClientSession: StreamHandler {
             effect = LocalCommands.run(command, request, state: &state, settings: pool.localSettings,
                                        info: worker.infoText(pool: pool), out: out)
         }
-        if effect == .close { apply(.quit) }
+        switch effect {
+        case .close: apply(.quit)
+        case .reset:
+            // Out of any transaction, blocked lease or subscription, as a new connection.
+            dropSubscriptions()
+            dropLease()
+            deferredRequests?.clear()
+        case .none: break
+        }
     }
 
     // MARK: replies
@@ -292,6 +308,7 @@ final class ClientSession: StreamHandler {
         if isClosed { return }
         isClosed = true
         dropLease()
+        dropSubscriptions()
         stream.close()
         order.removeAll()
         worker.clientClosed(self)

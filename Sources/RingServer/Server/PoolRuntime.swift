@@ -20,6 +20,10 @@ final class PoolRuntime {
     /// What the proxy's own commands may know of the pool (AUTH's password...).
     let localSettings: LocalSettings
     private(set) var servers: [UpstreamServer] = []
+    /// The worker's shared subscriber connections to this pool's servers.
+    private(set) lazy var pubsub = PubSubHub(pool: self, servers: servers.count)
+    /// How much a subscriber may leave unread (pubsub_output_* settings).
+    let outputLimit: OutputLimit
     private var listeners: [Listener] = []
 
     init(worker: Worker, config: PoolConfig, index: Int, addresses: [sockaddr_storage]) {
@@ -32,7 +36,8 @@ final class PoolRuntime {
                             keylessScriptsAnyServer: config.keylessScriptsAnyServer)
         localSettings = LocalSettings(password: config.clientPassword, user: config.clientUser,
                                       commandCount: table.commands.filter { !$0.spec.name.contains("|") }.count,
-                                      databases: config.databases)
+                                      databases: config.databases, startDatabase: config.redisDB)
+        outputLimit = OutputLimit()
         for (i, spec) in config.servers.enumerated() {
             servers.append(UpstreamServer(worker: worker, pool: self, spec: spec, index: i, address: addresses[i]))
         }
@@ -69,6 +74,9 @@ final class PoolRuntime {
         for s in servers { s.expireRequests(now: now, timeoutMs: UInt64(t)) }
     }
 
+    /// Subscriptions waiting for their server to come back are restored.
+    func restoreSubscriptions() { pubsub.restore() }
+
     func sampleQueues() {
         for s in servers { s.sampleQueues() }
     }
@@ -78,5 +86,8 @@ final class PoolRuntime {
         listeners.removeAll()
     }
 
-    func closeUpstreams() { for s in servers { s.closeAll() } }
+    func closeUpstreams() {
+        for s in servers { s.closeAll() }
+        pubsub.closeAll()
+    }
 }

@@ -159,7 +159,7 @@ public final class Worker: FlushScheduler {
 
     private func onTick() {
         let now = loop.nowMs
-        for p in pools { p.expireRequests(now: now); p.sampleQueues() }
+        for p in pools { p.expireRequests(now: now); p.sampleQueues(); p.restoreSubscriptions() }
         scanIdleClients(now: now)
         if draining {
             let busy = clients.values.contains { $0.hasOutstandingReplies }
@@ -216,7 +216,8 @@ public final class Worker: FlushScheduler {
         var idle: [ClientSession] = []
         for c in clients.values where now >= c.lastActiveMs + Worker.idleScanMs {
             let limit = UInt64(c.pool.config.clientIdleTimeoutMs)
-            if limit > 0 && now >= c.lastActiveMs + limit && !c.hasOutstandingReplies {
+            // A subscriber waits for messages: Redis's `timeout` spares it too.
+            if limit > 0 && c.subscriptions == nil && now >= c.lastActiveMs + limit && !c.hasOutstandingReplies {
                 idle.append(c)
             } else {
                 c.releaseIdleBuffers()

@@ -71,27 +71,14 @@ final class UpstreamConnection: StreamHandler {
         self.server = server
         self.version = version
         self.database = database
-        let worker = server.worker
-        switch server.spec.address {
-        case .tcp: stream = Stream(loop: worker.loop, kind: .tcp, scheduler: worker)
-        case .unix: stream = Stream(loop: worker.loop, kind: .pipe, scheduler: worker)
-        }
+        stream = server.makeStream()
         stream.handler = self
         stats.add(pool: server.pool.index, server: server.index, .serverConnections)
-        switch server.spec.address {
-        case let .unix(path):
-            stream.connect(toPath: path)
-        case .tcp:
-            var address = server.pool.board?.address(pool: server.pool.index, server: server.index) ?? server.address
-            let r = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { stream.connect(to: $0) }
-            }
-            if r < 0 {
-                isBroken = true
-                stats.subtract(pool: server.pool.index, server: server.index, .serverConnections)
-                stream.close()
-                return
-            }
+        guard server.connect(stream) else {
+            isBroken = true
+            stats.subtract(pool: server.pool.index, server: server.index, .serverConnections)
+            stream.close()
+            return
         }
         writeHandshake()
     }

@@ -91,6 +91,30 @@ final class UpstreamServer {
         return fresh
     }
 
+    /// A stream of the kind the server's address needs; not connected yet.
+    func makeStream() -> Stream {
+        switch spec.address {
+        case .tcp: return Stream(loop: worker.loop, kind: .tcp, scheduler: worker)
+        case .unix: return Stream(loop: worker.loop, kind: .pipe, scheduler: worker)
+        }
+    }
+
+    /// Starts connecting `stream` to the server (at the address the HealthBoard last
+    /// resolved, if any); false when the connect could not even start.
+    func connect(_ stream: Stream) -> Bool {
+        switch spec.address {
+        case let .unix(path):
+            stream.connect(toPath: path)
+            return true
+        case .tcp:
+            var target = pool.board?.address(pool: pool.index, server: index) ?? address
+            let r = withUnsafePointer(to: &target) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { stream.connect(to: $0) }
+            }
+            return r >= 0
+        }
+    }
+
     /// Every open connection, the redis_db ones first. Allocates nothing.
     @inline(__always)
     private func forEachConnection(_ body: (UpstreamConnection) -> Void) {
@@ -156,6 +180,17 @@ final class UpstreamServer {
         noteFailure(failure)
         if connection.everConnected { backoff.brokeAfterWorking() }
     }
+
+    /// The worker's subscriber connection to this server broke: the server is marked as a
+    /// data connection's failure would mark it, and reconnecting backs off the same way.
+    func subscriberFailed(_ failure: UpstreamFailure) {
+        worker.stats.add(pool: pool.index, server: index, failure.stat)
+        if failure.marksServerDown { reportDown(failure) }
+        noteFailure(failure)
+    }
+
+    /// A subscriber connection may be opened now (not down, not backing off).
+    var maySubscribe: Bool { !isDown && backoff.mayConnect(nowMs: worker.loop.nowMs) }
 
     private func noteFailure(_ failure: UpstreamFailure) {
         let delay = backoff.failed(nowMs: worker.loop.nowMs)
