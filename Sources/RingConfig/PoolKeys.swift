@@ -31,6 +31,11 @@ extension PoolKey {
     /// Each blocked client holds a server connection of its own, and Redis's default
     /// maxclients (10,000) is shared by every proxy worker and client of the server.
     static let maxBlockedClients = 10_000
+    /// A subscriber's unread messages are held in the proxy's memory; 1 GiB for one client
+    /// is past any sane bound (Redis's default hard limit is 32 MiB).
+    static let maxPubSubOutputBytes = 1 << 30
+    /// A day over the soft limit is "never" in practice.
+    static let maxPubSubSoftSeconds = 86_400
 
     /// The keys in the order the loader applies them: a key that depends on another
     /// (redis_user on redis_auth, client_user on client_auth) comes after it.
@@ -117,6 +122,18 @@ extension PoolKey {
         .integer("max_blocked_clients", .ringproxy, 1...maxBlockedClients, default: .value("512"),
                  "clients one worker lets block (BLPOP...) on one server at once; each holds a server connection") {
             $0.maxBlockedClients = $1
+        },
+        .integer("pubsub_output_hard_limit", .ringproxy, 0...maxPubSubOutputBytes, default: .value("33554432"),
+                 "bytes of messages a subscriber may leave unread before it is closed at once (0: no limit); Redis's client-output-buffer-limit pubsub hard limit") {
+            $0.pubsubOutputHardLimit = $1
+        },
+        .integer("pubsub_output_soft_limit", .ringproxy, 0...maxPubSubOutputBytes, default: .value("8388608"),
+                 "bytes of unread messages a subscriber may stay above for pubsub_output_soft_seconds before it is closed (0: no limit)") {
+            $0.pubsubOutputSoftLimit = $1
+        },
+        .integer("pubsub_output_soft_seconds", .ringproxy, 0...maxPubSubSoftSeconds, default: .value("60"),
+                 "seconds a subscriber may stay above pubsub_output_soft_limit") {
+            $0.pubsubOutputSoftSeconds = $1
         },
         .choice("keyless_scripts", .ringproxy, KeylessScripts.self, default: .value("refuse"),
                 "EVAL/EVALSHA/FCALL with no key: refused, or run on one server") { pool, choice, _ in

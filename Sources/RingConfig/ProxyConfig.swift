@@ -61,6 +61,11 @@ public struct PoolConfig: Sendable, Equatable {
     public var keylessScriptsAnyServer = false
     /// Clients one worker lets block on one server at once (each holds a lease).
     public var maxBlockedClients = 512
+    /// A subscriber's unread messages: closed past the hard limit, or past the soft one for
+    /// its seconds (Redis's `client-output-buffer-limit pubsub 32mb 8mb 60`).
+    public var pubsubOutputHardLimit = 32 * 1024 * 1024
+    public var pubsubOutputSoftLimit = 8 * 1024 * 1024
+    public var pubsubOutputSoftSeconds = 60
     /// Pipelined connections per server per worker; nutcracker's default is 1.
     public var serverConnections = 1
     public var autoEjectHosts = false

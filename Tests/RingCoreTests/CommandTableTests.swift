@@ -66,9 +66,11 @@ final class CommandTableTests: XCTestCase {
         for name in ["keys", "scan", "randomkey"] {
             XCTAssertEqual(route(name), .unsupported(.needsAllServers), name)
         }
-        for name in ["subscribe", "psubscribe", "monitor"] {
-            XCTAssertEqual(route(name), .unsupported(.needsDedicatedConnection), name)
-        }
+        XCTAssertEqual(route("monitor"), .unsupported(.needsDedicatedConnection))
+        XCTAssertEqual(route("subscribe"), .subscription(SubscriptionCommand(.channel, subscribe: true)))
+        XCTAssertEqual(route("punsubscribe"), .subscription(SubscriptionCommand(.pattern, subscribe: false)))
+        XCTAssertEqual(route("ssubscribe"), .subscription(SubscriptionCommand(.shard, subscribe: true)))
+        XCTAssertEqual(route("reset"), .local(.reset))
         XCTAssertEqual(route("multi"), .transaction(.multi))
         XCTAssertEqual(route("watch"), .transaction(.watch))
         XCTAssertEqual(route("exec"), .transaction(.exec))

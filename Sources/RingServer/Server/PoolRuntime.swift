@@ -37,7 +37,8 @@ final class PoolRuntime {
         localSettings = LocalSettings(password: config.clientPassword, user: config.clientUser,
                                       commandCount: table.commands.filter { !$0.spec.name.contains("|") }.count,
                                       databases: config.databases, startDatabase: config.redisDB)
-        outputLimit = OutputLimit()
+        outputLimit = OutputLimit(hardBytes: config.pubsubOutputHardLimit, softBytes: config.pubsubOutputSoftLimit,
+                                  softSeconds: config.pubsubOutputSoftSeconds)
         for (i, spec) in config.servers.enumerated() {
             servers.append(UpstreamServer(worker: worker, pool: self, spec: spec, index: i, address: addresses[i]))
         }
