@@ -1,4 +1,4 @@
-// Four real redis-servers and one ringproxy in front of them, with a TCP pool and a unix
+// Real redis-servers (four unless told) and one ringproxy in front of them, with a TCP pool and a unix
 // socket pool over the same servers; shared by the tests of one class and stopped after.
 
 import Foundation
@@ -16,8 +16,10 @@ final class ProxyFixture {
     /// The admin HTTP listener (/metrics, /stats, /healthz, /readyz).
     let adminPort: Int
 
-    init(timeoutMs: Int = 3000, extraSettings: [String] = []) throws {
-        redis = try (0..<4).map { _ in try RedisServer() }
+    /// `servers` redis-servers (four by default), started with `redisArgs`.
+    init(timeoutMs: Int = 3000, extraSettings: [String] = [], servers count: Int = 4, redisArgs: [String] = [],
+         globalSettings: [String] = []) throws {
+        redis = try (0..<count).map { _ in try RedisServer(extraArgs: redisArgs) }
         port = Harness.freePort()
         let dir = Harness.tempDir()
         socketPath = dir + "/ringproxy.sock"
@@ -31,6 +33,7 @@ final class ProxyFixture {
         yaml += "unix:\n  listen: \(socketPath) 0600\n" + pool + "  servers:\n" + servers
         adminPort = Harness.freePort()
         yaml += "ringproxy:\n  admin: 127.0.0.1:\(adminPort)\n"
+        for line in globalSettings { yaml += "  \(line)\n" }
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         config = try ConfigLoader.load(path: configPath)
         proxy = try startRingproxy(config: configPath, port: port)
