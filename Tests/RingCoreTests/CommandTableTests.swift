@@ -63,9 +63,11 @@ final class CommandTableTests: XCTestCase {
         XCTAssertEqual(route("hello"), .local(.hello))
         XCTAssertEqual(route("dbsize"), .broadcast(.sum))
         XCTAssertEqual(route("flushdb"), .broadcast(.sameReply))
-        for name in ["keys", "scan", "randomkey"] {
-            XCTAssertEqual(route(name), .unsupported(.needsAllServers), name)
-        }
+        XCTAssertEqual(route("keys"), .broadcast(.concat))
+        XCTAssertEqual(route("randomkey"), .broadcast(.firstNonNull))
+        XCTAssertEqual(route("scan"), .scan)
+        XCTAssertEqual(route("hscan"), .keyed)
+        XCTAssertEqual(route("function|list"), .unsupported(.needsAllServers))
         for name in ["subscribe", "psubscribe", "monitor"] {
             XCTAssertEqual(route(name), .unsupported(.needsDedicatedConnection), name)
         }
