@@ -35,7 +35,8 @@ final class ScanCursorTests: XCTestCase {
     }
 
     func testNotANumberIsRedisInvalidCursor() {
-        for text in ["", "abc", "-1", "+5", " 1", "1 ", "1.5", "18446744073709551616", "123456789012345678901"] {
+        XCTAssertEqual(Self.decode("", servers: 4), .success(.start), "Redis reads an empty cursor as 0")
+        for text in ["abc", "-1", "+5", " 1", "1 ", "1.5", "18446744073709551616", "123456789012345678901"] {
             XCTAssertEqual(Self.decode(text, servers: 4), .failure(.invalid), text)
         }
         XCTAssertEqual(ProxyError.invalidCursor.message, "ERR invalid cursor")

@@ -108,9 +108,10 @@ public struct ScanCursor: Equatable, Sendable {
     }
 
     /// A decimal number of at most 20 digits that fits 64 bits, nothing else: no sign, no
-    /// space (Redis's strtoul would also take a sign; nothing makes such a cursor).
+    /// space (Redis's strtoul would also take a sign; nothing makes such a cursor). The
+    /// empty string is 0, as strtoul reads it for Redis.
     static func parseUnsigned(_ text: UnsafeRawBufferPointer) -> UInt64? {
-        guard !text.isEmpty, text.count <= maxDigits else { return nil }
+        guard text.count <= maxDigits else { return nil }
         var value: UInt64 = 0
         for c in text {
             guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
