@@ -1,6 +1,7 @@
 // Checks the ring-wide SCAN cursor (ScanCursor) and one SCAN step's request and reply
 // (ScanPage): round trips, the walk over the servers, overflow, the check of the server
 // count, and the reply bytes the client gets in RESP2 and RESP3.
+import RingFuzzHarness
 import XCTest
 @testable import RingCore
 
@@ -150,5 +151,13 @@ final class ScanCursorTests: XCTestCase {
         out.clear()
         merge.write(into: out, version: .resp2)
         XCTAssertEqual(String(decoding: out.bytes, as: UTF8.self), "-ERR server s2 is down\r\n")
+    }
+
+    /// The fuzz harness's keyspace checks hold on server answers of every kind: pages with
+    /// cursors, arrays, nulls, errors and a cursor too large to encode.
+    func testFuzzHarnessKeyspaceChecksHold() {
+        let replies = "*2\r\n$2\r\n96\r\n*1\r\n$1\r\na\r\n" + "*2\r\n$1\r\n0\r\n~1\r\n$1\r\nb\r\n" + "$-1\r\n" +
+            "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n" + "_\r\n" + "-ERR x\r\n" + "*2\r\n$20\r\n\(UInt64.max)\r\n*0\r\n"
+        FuzzHarness.run(Self.b(replies))
     }
 }
