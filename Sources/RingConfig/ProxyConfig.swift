@@ -91,6 +91,11 @@ public struct PoolConfig: Sendable, Equatable {
     /// Servers in nutcracker order (shorter ring identity first, then bytewise).
     public var servers: [ServerSpec] = []
 
+    /// A down server's keys count as missing: answered as misses, or moved off the ring to
+    /// servers where reads miss. Commands over the keyspace (KEYS, SCAN, RANDOMKEY) then
+    /// skip it instead of answering an error naming it.
+    public var downServerKeysMissing: Bool { answerDownAsMiss || autoEjectHosts }
+
     /// What can wipe or reconfigure the servers behind a shared proxy, from the command
     /// policy table (the one place that says what each command does in the proxy).
     public static let defaultDenyCommands = ProxyCommandPolicy.deniedByDefault

@@ -29,6 +29,8 @@
 //   shards, MSET's +OK or the first failure); with replies taken from the input it is one
 //   well-formed reply and MGET's has one element per key. One MergeState is reused through
 //   `reset` for all merges of an input, as workers recycle theirs.
+// - SCAN pages, KEYS and RANDOMKEY merges of the input's replies are one well-formed reply
+//   each, and a rewritten SCAN cursor decodes to a position at or after its server.
 
 import RingCore
 
@@ -37,6 +39,7 @@ public enum FuzzHarness {
     public static func run(_ input: UnsafeRawBufferPointer) {
         let context = RunContext(replies: checkReplyScanning(input))
         checkRequestParsing(input, context)
+        checkKeyspaceReplies(context)
         checkSmallLimits(input)
     }
 

@@ -91,6 +91,13 @@ func checkRequest(_ request: UnsafeRawBufferPointer, _ parser: RequestParser, _ 
             check(command == info.index, "\(info.spec.name) broadcast as \(kind)")
         case let .subscription(command, _):
             check(info.route == .subscription(command), "\(info.spec.name) planned as \(command)")
+        case let .scan(cursor, command):
+            check(info.route == .scan && command == info.index, "\(info.spec.name) planned as SCAN")
+            check(cursor.server >= 0 && cursor.server < pool.serverCount, "SCAN on server \(cursor.server) of \(pool.serverCount)")
+            // The cursor the proxy would hand out for this position decodes to it again.
+            if let value = cursor.encoded(serverCount: pool.serverCount) {
+                check(ScanCursor.decode(value, serverCount: pool.serverCount) == .success(cursor), "SCAN cursor \(value) round trip")
+            }
         case let .transaction(command, server, _):
             check(info.route == .transaction(command), "\(info.spec.name) planned as \(command)")
             if let s = server { check(s >= 0 && s < pool.serverCount, "WATCH on server \(s)") }

@@ -136,8 +136,8 @@ func checkSplit(_ kind: SplitKind, _ info: CommandInfo, _ request: UnsafeRawBuff
             return r
         case .sum: return Array(":\(partPositions[part].count)\r\n".utf8)
         case .allOK: return Array("+OK\r\n".utf8)
-        case .sameReply, .logicalAnd:
-            check(false, "\(kind) is sent to every server, never split by key")
+        case .sameReply, .logicalAnd, .concat, .firstNonNull, .scanPage:
+            check(false, "\(kind) is sent to every server or one, never split by key")
             return []
         }
     }
@@ -201,8 +201,8 @@ func checkSplit(_ kind: SplitKind, _ info: CommandInfo, _ request: UnsafeRawBuff
         case .allOK:
             if let first = order.first(where: failed) { return errorReply(first) }
             return Array("+OK\r\n".utf8)
-        case .sameReply, .logicalAnd:
-            check(false, "\(kind) is sent to every server, never split by key")
+        case .sameReply, .logicalAnd, .concat, .firstNonNull, .scanPage:
+            check(false, "\(kind) is sent to every server or one, never split by key")
             return []
         }
     }

@@ -48,6 +48,19 @@ final class CommandPolicyTests: XCTestCase {
         XCTAssertEqual(info("msetnx")?.route, .keyed)
     }
 
+    func testKeyspaceCommandsRouteByNamedRules() {
+        // KEYS has no response_policy tip: Redis's default for all_shards is concatenation.
+        XCTAssertEqual(info("keys")?.route, .broadcast(.concat))
+        XCTAssertEqual(CommandTable.classify(info("keys")!.spec).rule, .requestPolicy)
+        XCTAssertEqual(info("randomkey")?.route, .broadcast(.firstNonNull))
+        XCTAssertEqual(info("scan")?.route, .scan)
+        for name in ["randomkey", "scan"] { XCTAssertEqual(CommandTable.classify(info(name)!.spec).rule, .proxyTable, name) }
+        for name in ["hscan", "sscan", "zscan"] { XCTAssertEqual(info(name)?.route, .keyed, name) }
+        // What reads the keyspace counts every server, down ones too.
+        XCTAssertTrue(SplitKind.concat.readsKeyspace && SplitKind.firstNonNull.readsKeyspace)
+        XCTAssertFalse(SplitKind.sum.readsKeyspace, "DBSIZE keeps summing the live servers")
+    }
+
     func testEveryMultiKeyReadHasItsOwnMiss() {
         let reads = reachable.filter {
             $0.spec.flags.contains(.readonly) && $0.spec.mayHaveSeveralKeys && !$0.spec.flags.contains(.blocking)
@@ -76,6 +89,9 @@ final class CommandPolicyTests: XCTestCase {
         XCTAssertEqual(info("getrange")?.miss, .emptyBulk)
         XCTAssertEqual(info("hgetall")?.miss, .emptyMap)
         XCTAssertEqual(info("exists")?.miss, .zero)
+        for name in ["hscan", "sscan", "zscan"] {
+            XCTAssertEqual(info(name)?.miss, .emptyScan, "a missing key scans as cursor 0, nothing found")
+        }
     }
 
     func testDefaultDenyListComesFromTheTable() {

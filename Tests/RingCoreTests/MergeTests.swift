@@ -185,4 +185,48 @@ final class MergeTests: XCTestCase {
         request.withUnsafeBytes { writeRequest(args: args, request: $0, into: out) }
         XCTAssertEqual(out.bytes, Self.b("*3\r\n$3\r\nSET\r\n$3\r\na b\r\n$1\r\nc\r\n"))
     }
+
+    // MARK: KEYS (.concat) and RANDOMKEY (.firstNonNull)
+
+    func testConcatJoinsEveryServersKeys() {
+        let s = MergeState(kind: .concat, keyCount: 0, parts: 3)
+        Self.apply(s, part: 2, "*1\r\n$1\r\nc\r\n")
+        Self.apply(s, part: 0, "*2\r\n$1\r\na\r\n$2\r\nbb\r\n")
+        Self.apply(s, part: 1, SplitKind.concat.emptyReply.description)
+        XCTAssertTrue(s.isComplete)
+        XCTAssertEqual(Self.merged(s), "*3\r\n$1\r\nc\r\n$1\r\na\r\n$2\r\nbb\r\n")
+    }
+
+    func testConcatFailsWithTheDownServersError() {
+        let s = MergeState(kind: .concat, keyCount: 0, parts: 2)
+        Self.apply(s, part: 0, "*1\r\n$1\r\na\r\n")
+        s.fail(part: 1, error: Self.b("-ERR server s2 is down\r\n"))
+        XCTAssertEqual(Self.merged(s), "-ERR server s2 is down\r\n", "a missing server's keys cannot be left out silently")
+        let odd = MergeState(kind: .concat, keyCount: 0, parts: 1)
+        Self.apply(odd, part: 0, ":3\r\n")
+        XCTAssertTrue(Self.merged(odd).hasPrefix("-ERR unexpected reply"))
+    }
+
+    func testFirstNonNullTakesTheEarliestPartWithAKey() {
+        let s = MergeState(kind: .firstNonNull, keyCount: 0, parts: 3)
+        Self.apply(s, part: 2, "$1\r\nz\r\n")
+        Self.apply(s, part: 0, "_\r\n")
+        Self.apply(s, part: 1, "$1\r\ny\r\n")
+        XCTAssertEqual(Self.merged(s, .resp3), "$1\r\ny\r\n")
+        // Every server empty: null, in the client's protocol.
+        s.reset(kind: .firstNonNull, keyCount: 0, parts: 2)
+        Self.apply(s, part: 1, "$-1\r\n")
+        Self.apply(s, part: 0, SplitKind.firstNonNull.emptyReply.description)
+        XCTAssertEqual(Self.merged(s, .resp2), "$-1\r\n")
+        XCTAssertEqual(Self.merged(s, .resp3), "_\r\n")
+        // A failed server: its error only when nobody had a key.
+        s.reset(kind: .firstNonNull, keyCount: 0, parts: 2)
+        s.fail(part: 0, error: Self.b("-ERR server s1 is down\r\n"))
+        Self.apply(s, part: 1, "$1\r\nk\r\n")
+        XCTAssertEqual(Self.merged(s), "$1\r\nk\r\n")
+        s.reset(kind: .firstNonNull, keyCount: 0, parts: 2)
+        s.fail(part: 0, error: Self.b("-ERR server s1 is down\r\n"))
+        Self.apply(s, part: 1, "$-1\r\n")
+        XCTAssertEqual(Self.merged(s), "-ERR server s1 is down\r\n")
+    }
 }

@@ -81,7 +81,7 @@ final class RoutePlannerTests: XCTestCase {
         XCTAssertEqual(plan(["FLUSHDB"]), .reject(.denied(command: "FLUSHDB", pool: "p")))
         XCTAssertEqual(plan(["CONFIG", "SET", "a", "b"]), .reject(.denied(command: "CONFIG SET", pool: "p")))
         XCTAssertEqual(plan(["GET"]), .reject(.wrongArity(command: "get")))
-        XCTAssertEqual(plan(["KEYS", "*"]), .reject(.unsupported(command: "KEYS", .needsAllServers)))
+        XCTAssertEqual(plan(["FUNCTION", "LIST"]), .reject(.unsupported(command: "FUNCTION LIST", .needsAllServers)))
         XCTAssertEqual(plan(["OBJECT", "NOSUCH", "k"]), .reject(.unknownSubcommand(sub: "NOSUCH", container: "OBJECT")))
         XCTAssertEqual(plan(["EVAL", "return 1", "x"]), .reject(.notInteger))
         XCTAssertEqual(plan(["EVAL", "return 1", "-1"]), .reject(.negativeKeyCount))
@@ -105,6 +105,28 @@ final class RoutePlannerTests: XCTestCase {
         XCTAssertEqual(plan(["WAIT", "1", "0"]), .reject(.unsupported(command: "WAIT", .replicationWait)))
     }
 
+    func testKeyspaceCommandsGoToEveryServer() {
+        XCTAssertEqual(plan(["KEYS", "page:*"]), .broadcast(.concat, command: index("keys"), subcommand: index("keys")))
+        XCTAssertEqual(plan(["randomkey"]), .broadcast(.firstNonNull, command: index("randomkey"), subcommand: index("randomkey")))
+        XCTAssertEqual(plan(["DBSIZE"]), .broadcast(.sum, command: index("dbsize"), subcommand: index("dbsize")))
+        XCTAssertEqual(plan(["KEYS"]), .reject(.wrongArity(command: "keys")))
+        XCTAssertEqual(plan(["RANDOMKEY", "x"]), .reject(.wrongArity(command: "randomkey")))
+    }
+
+    func testScanDecodesItsCursorForThisRing() {
+        XCTAssertEqual(plan(["SCAN", "0"]), .scan(.start, command: index("scan")))
+        let position = ScanCursor(server: 2, serverCursor: 1234)
+        let cursor = String(position.encoded(serverCount: 3)!)
+        XCTAssertEqual(plan(["scan", cursor, "MATCH", "a*", "COUNT", "10"]), .scan(position, command: index("scan")))
+        XCTAssertEqual(plan(["SCAN", "nope"]), .reject(.invalidCursor))
+        XCTAssertEqual(plan(["SCAN", "-1"]), .reject(.invalidCursor))
+        let fourServers = String(ScanCursor(server: 2, serverCursor: 1234).encoded(serverCount: 4)!)
+        XCTAssertEqual(plan(["SCAN", fourServers]), .reject(.scanCursorOtherRing(servers: 3)))
+        XCTAssertEqual(plan(["SCAN"]), .reject(.wrongArity(command: "scan")))
+        // HSCAN, SSCAN and ZSCAN stay with their key's server.
+        XCTAssertEqual(plan(["HSCAN", "h1", "0"]), .forward(server: server("h1"), command: index("hscan"), miss: .emptyScan))
+    }
+
     func testSubcommandsRouteByTheirOwnKeys() {
         XCTAssertEqual(plan(["OBJECT", "ENCODING", "k9"]), .forward(server: server("k9"), command: index("object"), miss: .nullBulk))
     }
@@ -118,7 +140,9 @@ final class RoutePlannerTests: XCTestCase {
 
     func testEveryErrorIsOneLineOfText() {
         let errors: [ProxyError] = [.noAuth, .notInteger, .unknownCommand(name: "a\r\nb", args: ["x"]),
-                                    .crossServer(command: "X", hashTag: nil), .noLiveUpstream(pool: "p")]
+                                    .crossServer(command: "X", hashTag: nil), .noLiveUpstream(pool: "p"),
+                                    .invalidCursor, .scanCursorOtherRing(servers: 4), .scanCursorTooLarge(serverCursor: 9),
+                                    .unexpectedScanReply]
         for e in errors {
             let out = ByteBuffer()
             out.appendError(e.message)

@@ -18,6 +18,8 @@ public enum CommandRoute: Equatable, Sendable {
     case broadcast(SplitKind)
     /// SUBSCRIBE and its kin: on the shared subscriber connections (SubscriptionTable).
     case subscription(SubscriptionCommand)
+    /// SCAN: one server at a time, the one the client's cursor names (ScanCursor).
+    case scan
 }
 
 public enum SplitKind: Equatable, Sendable {
@@ -32,6 +34,14 @@ public enum SplitKind: Equatable, Sendable {
     case sameReply
     /// SCRIPT EXISTS: arrays of 0/1, combined element by element with AND.
     case logicalAnd
+    /// KEYS: the servers' arrays, one after another (Redis's default for an all_shards
+    /// command without a response_policy tip).
+    case concat
+    /// RANDOMKEY: the first reply that is not null, in part order (the caller starts the
+    /// parts at a random server); null when every server answered null.
+    case firstNonNull
+    /// Not a route: one SCAN page from one server, its cursor rewritten (ScanPage).
+    case scanPage
 }
 
 public enum LocalCommand: Equatable, Sendable {
@@ -39,7 +49,8 @@ public enum LocalCommand: Equatable, Sendable {
 }
 
 public enum UnsupportedReason: Equatable, Sendable {
-    /// Keyless commands that would need every server (KEYS, SCAN, FLUSHALL, DBSIZE, ...).
+    /// Keyless commands that would need every server and that the proxy does not combine
+    /// (FUNCTION LIST, FUNCTION DUMP, ...).
     case needsAllServers
     /// MULTI/EXEC/WATCH, SUBSCRIBE and blocking commands tie a client to one server
     /// connection; on shared pipelined connections they would stall other clients.
@@ -149,12 +160,16 @@ public struct CommandTable: Sendable {
         case let .transaction(command)?: return (.transaction(command), .proxyTable)
         case .oneServer?, .routeByKeys?: return (.keyed, .proxyTable)
         case let .subscription(command)?: return (.subscription(command), .proxyTable)
+        case .scan?: return (.scan, .proxyTable)
+        case let .broadcastMerging(kind)?: return (.broadcast(kind), .proxyTable)
         case .broadcast?:
-            // How the replies combine is Redis's response_policy tip.
+            // How the replies combine is Redis's response_policy tip; without one, an
+            // all_shards command's arrays are concatenated (Redis's documented default).
             switch spec.responsePolicy {
             case .allSucceeded: return (.broadcast(.sameReply), .requestPolicy)
             case .aggLogicalAnd: return (.broadcast(.logicalAnd), .requestPolicy)
             case .aggSum: return (.broadcast(.sum), .requestPolicy)
+            case .none where spec.requestPolicy == .allShards: return (.broadcast(.concat), .requestPolicy)
             default: return (.unsupported(.needsAllServers), .fallback)
             }
         case nil: break

@@ -17,6 +17,8 @@ public enum MissReply: Equatable, Sendable {
     case emptySet
     /// TYPE of a missing key.
     case none
+    /// HSCAN, SSCAN, ZSCAN of a missing key: cursor 0 and no elements.
+    case emptyScan
     /// One null per argument from `fromArgument` on (HMGET, GEOPOS, ZMSCORE).
     case nulls(fromArgument: Int)
     /// One zero per argument from `fromArgument` on (SMISMEMBER).
@@ -45,6 +47,7 @@ public enum MissReply: Equatable, Sendable {
         case .emptyMap: out.append(version == .resp3 ? "%0\r\n" : "*0\r\n")
         case .emptySet: out.append(version == .resp3 ? "~0\r\n" : "*0\r\n")
         case .none: out.append("+none\r\n")
+        case .emptyScan: ScanPage.writeEnd(into: out)
         case let .nulls(first):
             let n = max(0, argumentCount - first)
             out.appendArrayHeader(n)

@@ -20,6 +20,11 @@ public enum ProxyAction: Equatable, Sendable {
     case broadcast
     /// A (un)subscription, carried by the worker's shared subscriber connections.
     case subscription(SubscriptionCommand)
+    /// Sent to every live server; the replies combine as given, where Redis's tip does not
+    /// say how (RANDOMKEY).
+    case broadcastMerging(SplitKind)
+    /// SCAN: one server at a time, the client's cursor naming which (ScanCursor).
+    case scan
 }
 
 public struct ProxyCommandRow: Sendable {
@@ -103,6 +108,11 @@ public enum ProxyCommandPolicy {
         ProxyCommandRow("function|flush", .broadcast), ProxyCommandRow("function|restore", .broadcast),
         ProxyCommandRow("dbsize", .broadcast), ProxyCommandRow("flushdb", .broadcast, denied: true),
         ProxyCommandRow("flushall", .broadcast, denied: true),
+        // The keyspace: KEYS concatenates every server's keys; RANDOMKEY takes one server's
+        // key; SCAN walks the servers one after another under one cursor.
+        ProxyCommandRow("keys", .broadcast),
+        ProxyCommandRow("randomkey", .broadcastMerging(.firstNonNull)),
+        ProxyCommandRow("scan", .scan),
 
         // A client tied to one server connection; shared pipelined connections cannot.
         dedicated("monitor", denied: true), dedicated("sync"), dedicated("psync"),
@@ -143,6 +153,7 @@ public enum ProxyCommandPolicy {
         miss("hgetall", .emptyMap),
         miss("smembers", .emptySet), miss("sinter", .emptySet), miss("sunion", .emptySet), miss("sdiff", .emptySet),
         miss("type", .none),
+        miss("hscan", .emptyScan), miss("sscan", .emptyScan), miss("zscan", .emptyScan),
         miss("getrange", .emptyBulk), miss("substr", .emptyBulk), miss("lcs", .emptyBulk),
         miss("hmget", .nulls(fromArgument: 2)), miss("zmscore", .nulls(fromArgument: 2)),
         miss("geopos", .nulls(fromArgument: 2)), miss("smismember", .zeros(fromArgument: 2)),

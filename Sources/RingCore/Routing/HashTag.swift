@@ -34,12 +34,15 @@ public struct KeyPlacement: Sendable {
     /// Prefixes pinned to a server (`key_routes`); a routed server stays its keys' server
     /// even when it is down and ejected: the route is the operator's explicit choice.
     public let routes: KeyRoutes
+    /// The servers of the pool, live or not (SCAN's cursor counts them all).
+    public let serverCount: Int
 
     public init(hash: HashFunction, tag: HashTag?, ring: KetamaRing, serverCount: Int, routes: KeyRoutes = .none) {
         self.hash = hash
         self.tag = tag
         self.ring = ring
         self.singleServer = serverCount == 1
+        self.serverCount = serverCount
         self.routes = routes
     }
 

@@ -53,6 +53,15 @@ public final class MergeState {
     private var scanner = ReplyScanner()
     /// Parts that failed (for logs and stats).
     public private(set) var failedParts = 0
+    /// RANDOMKEY: the part whose non-null reply `values` holds (-1: none yet).
+    private var chosenPart = -1
+    /// SCAN: the server the page comes from and the pool's server count (ScanPage).
+    private var scanServer = 0
+    private var scanServerCount = 0
+
+    /// A recycled state keeps at most this much reply storage: a KEYS or SCAN reply may be
+    /// megabytes, and an idle worker should not hold them; MGET replies fit well below it.
+    static let retainedValuesLimit = 64 * 1024
 
     public init(kind: SplitKind, keyCount: Int, parts: Int) {
         self.kind = kind
@@ -68,15 +77,22 @@ public final class MergeState {
         flags.removeAll(keepingCapacity: true)
         firstError = nil
         failedParts = 0
+        chosenPart = -1
         partOfKey.removeAll(keepingCapacity: true)
         spanStart.removeAll(keepingCapacity: true)
         spanLength.removeAll(keepingCapacity: true)
-        values.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: values.capacity <= MergeState.retainedValuesLimit)
         if kind == .values {
             partOfKey.append(contentsOf: repeatElement(-1, count: keyCount))
             spanStart.append(contentsOf: repeatElement(0, count: keyCount))
             spanLength.append(contentsOf: repeatElement(-1, count: keyCount))
         }
+    }
+
+    /// `.scanPage`: the page comes from `server` of a pool of `serverCount`.
+    public func expectScanPage(server: Int, serverCount: Int) {
+        scanServer = server
+        scanServerCount = serverCount
     }
 
     /// Records that part `part` carries the key at client position `position` (MGET).
@@ -106,12 +122,32 @@ public final class MergeState {
             }
         case .values:
             applyValues(part: part, reply: reply)
-        case .sameReply:
+        case .sameReply, .scanPage:
             // The first part's reply is the one written (the others said the same, or an error).
             if values.isEmpty { values.append(contentsOf: reply) }
         case .logicalAnd:
             applyFlags(reply)
+        case .concat:
+            applyConcat(reply)
+        case .firstNonNull:
+            let null = reply.starts(with: [UInt8(ascii: "_")]) || reply.starts(with: Array("$-1".utf8))
+            if !null && (chosenPart < 0 || part < chosenPart) {
+                chosenPart = part
+                values.removeAll(keepingCapacity: true)
+                values.append(contentsOf: reply)
+            }
         }
+    }
+
+    /// One part's array (KEYS): its elements follow the earlier parts' in `values`.
+    private func applyConcat(_ reply: UnsafeRawBufferPointer) {
+        guard reply.first == UInt8(ascii: "*"), let cr = reply.firstIndex(of: UInt8(ascii: "\r")),
+              let n = parseInteger(UnsafeRawBufferPointer(rebasing: reply[1..<cr])), n >= 0 else {
+            if firstError == nil { firstError = Array("-ERR unexpected reply to a part sent to every server\r\n".utf8) }
+            return
+        }
+        sum += n
+        values.append(contentsOf: reply[(cr + 2)...])
     }
 
     /// One part's array of :0/:1, ANDed into `flags`.
@@ -144,7 +180,9 @@ public final class MergeState {
 
     /// One shard failing degrades the command instead of failing it: MGET answers nil for
     /// that shard's keys, DEL/UNLINK/EXISTS/TOUCH count what the other shards answered.
-    /// MSET cannot pretend a write happened, so it answers the failed shard's error.
+    /// MSET cannot pretend a write happened, so it answers the failed shard's error; KEYS
+    /// cannot pretend the shard has no keys, so it does too; RANDOMKEY answers it only when
+    /// no other shard gave a key.
     private func recordFailure(_ error: [UInt8]) {
         failedParts += 1
         if kind != .values && kind != .sum && firstError == nil { firstError = error }
@@ -179,6 +217,8 @@ public final class MergeState {
 
     /// The merged reply, once every part has answered.
     public func write(into out: ByteBuffer, version: RESPVersion) {
+        // RANDOMKEY: a key from any server answers, whatever the others said.
+        if kind == .firstNonNull && chosenPart >= 0 { values.withUnsafeBytes { out.append($0) }; return }
         if let e = firstError { out.append(e); return }
         switch kind {
         case .allOK: out.append("+OK\r\n")
@@ -188,6 +228,15 @@ public final class MergeState {
         case .logicalAnd:
             out.appendArrayHeader(flags.count)
             for f in flags { out.append(f ? ":1\r\n" : ":0\r\n") }
+        case .concat:
+            out.appendArrayHeader(sum)
+            values.withUnsafeBytes { out.append($0) }
+        case .firstNonNull:
+            if values.isEmpty { out.appendNull(version) } else { values.withUnsafeBytes { out.append($0) } }
+        case .scanPage:
+            values.withUnsafeBytes {
+                ScanPage.rewriteReply($0, server: scanServer, serverCount: scanServerCount, into: out)
+            }
         case .values:
             out.appendArrayHeader(spanLength.count)
             values.withUnsafeBytes { bytes in

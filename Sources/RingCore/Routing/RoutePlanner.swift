@@ -48,6 +48,9 @@ public enum RouteDecision: Equatable, Sendable {
     /// SUBSCRIBE and its kin: each name on its server's shared subscriber connection
     /// (a pattern on every server).
     case subscription(SubscriptionCommand, command: Int)
+    /// SCAN: the request to the server `cursor` names, with that server's cursor; the
+    /// caller skips on to later servers when that one is down and the pool answers misses.
+    case scan(ScanCursor, command: Int)
     case reject(ProxyError)
 }
 
@@ -110,6 +113,12 @@ public struct RoutePlanner {
             return .broadcast(kind, command: info.index, subcommand: info.index)
         case let .subscription(command):
             return .subscription(command, command: info.index)
+        case .scan:
+            switch ScanCursor.decode(request[1], serverCount: placement.serverCount) {
+            case let .success(cursor): return .scan(cursor, command: info.index)
+            case .failure(.invalid): return .reject(.invalidCursor)
+            case .failure(.otherRing): return .reject(.scanCursorOtherRing(servers: placement.serverCount))
+            }
         case let .transaction(command):
             guard command == .watch else { return .transaction(command, server: nil, command: info.index) }
             let keyed = planKeyed(info.spec, info.displayName, request, miss: .error, command: info.index,
@@ -238,6 +247,14 @@ extension RoutePlanner {
 extension SplitKind {
     /// MSET's parts carry each key's value after it.
     @inlinable public var argumentsPerKey: Int { self == .allOK ? 2 : 1 }
+
+    /// KEYS and RANDOMKEY read the keyspace: every server takes part, and a down one either
+    /// counts as holding no keys (where the pool treats its keys as missing) or fails the
+    /// command with an error naming it. Other broadcasts go to the live servers only.
+    public var readsKeyspace: Bool { self == .concat || self == .firstNonNull }
+
+    /// What a server holding no keys answers: the part of a down server that is skipped.
+    public var emptyReply: StaticString { self == .firstNonNull ? "$-1\r\n" : "*0\r\n" }
 }
 
 extension String {

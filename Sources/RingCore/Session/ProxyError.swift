@@ -33,6 +33,14 @@ public enum ProxyError: Equatable, Error, Sendable {
     case subscribeInTransaction(command: String)
     /// A request that cannot be framed (RequestParser's message).
     case protocolError(String)
+    /// A SCAN cursor that is not a 64-bit unsigned number (Redis's own text).
+    case invalidCursor
+    /// A SCAN cursor whose check digit says it was made for a ring of another server count.
+    case scanCursorOtherRing(servers: Int)
+    /// A server's SCAN cursor too large to share 64 bits with its server index (ScanCursor).
+    case scanCursorTooLarge(serverCursor: UInt64)
+    /// A server answered SCAN with something other than a cursor and an array.
+    case unexpectedScanReply
 
     /// Longest name or argument quoted back in an unknown-command error, as Redis cuts them.
     static let quotedArgumentLimit = 128
@@ -91,6 +99,14 @@ public enum ProxyError: Equatable, Error, Sendable {
             return "ERR ringproxy: too many clients blocked on upstream \(upstream) (max_blocked_clients \(limit) per worker); try again later"
         case let .protocolError(message):
             return message
+        case .invalidCursor:
+            return "ERR invalid cursor"
+        case let .scanCursorOtherRing(servers):
+            return "ERR ringproxy: this SCAN cursor was made for a ring with another number of servers (this pool has \(servers)); start again from cursor 0"
+        case let .scanCursorTooLarge(serverCursor):
+            return "ERR ringproxy: a server answered SCAN cursor \(serverCursor), too large to carry with its server index in one 64-bit cursor"
+        case .unexpectedScanReply:
+            return "ERR ringproxy: unexpected reply to SCAN from a server"
         }
     }
 }

@@ -29,7 +29,7 @@ extension ClientSession {
             default:
                 if inMulti { refused = .notInTransaction(command: worker.commands.commands[c].displayName) }
             }
-        case let .split(_, c), let .broadcast(_, c, _):
+        case let .split(_, c), let .broadcast(_, c, _), let .scan(_, c):
             if inMulti { refused = .crossServer(command: worker.commands.commands[c].displayName, hashTag: pool.policy.hashTag) }
         case let .reject(error):
             refused = error
@@ -160,7 +160,7 @@ extension ClientSession {
     private func commandIndex(_ decision: RouteDecision) -> Int {
         switch decision {
         case let .forward(_, c, _), let .block(_, c), let .transaction(_, _, c), let .local(_, c), let .split(_, c),
-             let .broadcast(_, c, _), let .subscription(_, c): return c
+             let .broadcast(_, c, _), let .subscription(_, c), let .scan(_, c): return c
         case .reject: return -1
         }
     }

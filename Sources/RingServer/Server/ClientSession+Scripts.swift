@@ -1,6 +1,7 @@
-// Commands sent to every live server (SCRIPT LOAD, SCRIPT EXISTS, FUNCTION LOAD, DBSIZE...)
-// and the NOSCRIPT heal: an EVALSHA whose script the proxy saw in SCRIPT LOAD is retried
-// after loading it on a server that answers NOSCRIPT, so the client never sees it.
+// What the proxy keeps of scripts sent to every server (SCRIPT LOAD; the sending is in
+// ClientSession+Keyspace) and the NOSCRIPT heal: an EVALSHA whose script the proxy saw in
+// SCRIPT LOAD is retried after loading it on a server that answers NOSCRIPT, so the client
+// never sees it.
 
 import RingCore
 
@@ -12,33 +13,6 @@ struct ScriptRetry {
 }
 
 extension ClientSession {
-    /// The whole request to every live server, merged as `kind` says.
-    func broadcast(_ kind: SplitKind, command: Int, subcommand: Int, _ request: RequestView) {
-        let live = pool.servers.filter { !$0.isDown }
-        guard !live.isEmpty else {
-            replyError(.noLiveUpstream(pool: pool.config.name))
-            return
-        }
-        let merge = worker.takeMergeState(kind: kind, keyCount: 0, parts: live.count)
-        let sequence = order.reserve(merge: merge)
-        if subcommand == worker.scriptLoadIndex && request.count == 3 {
-            var loads = scriptLoads ?? [:]
-            loads[sequence] = Array(request[2])
-            scriptLoads = loads
-        }
-        let now = worker.loop.nowMs
-        for (part, server) in live.enumerated() {
-            guard let connection = server.connection(for: state.version, database: state.database) else {
-                merge.fail(part: part, error: errorBytes(server.unavailableMessage))
-                continue
-            }
-            let offset = append(request, to: connection)
-            connection.expectReply(client: self, sequence: sequence, part: Int32(part), now: now, offset: offset,
-                                   command: command)
-        }
-        if merge.isComplete, let index = order.index(of: sequence) { finishMerge(at: index, merge) }
-    }
-
     /// A SCRIPT LOAD every server answered: its body is kept under the SHA1 they gave.
     func noteScriptLoaded(_ sequence: UInt64, _ merge: MergeState) {
         guard let body = scriptLoads?.removeValue(forKey: sequence) else { return }

@@ -160,6 +160,8 @@ final class ClientSession: StreamHandler {
             sendBlocking(request, to: pool.servers[server], command: command)
         case let .broadcast(kind, command, subcommand):
             broadcast(kind, command: command, subcommand: subcommand, request)
+        case let .scan(cursor, command):
+            scan(cursor, command: command, request)
         case .transaction:
             transactionStep(decision, request)
         case let .subscription(command, _):

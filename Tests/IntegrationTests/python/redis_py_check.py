@@ -48,10 +48,11 @@ try:
 except redis.ResponseError as e:
     assert "unknown command" in str(e), e
 try:
-    r.keys("*")
-    raise AssertionError("KEYS did not fail")
+    r.execute_command("FUNCTION", "LIST")
+    raise AssertionError("FUNCTION LIST did not fail")
 except redis.ResponseError as e:
     assert "not supported" in str(e), e
+assert set(r.keys("py:%s:*" % proto)) == {k.encode() for k in keys[50:]}
 try:
     r.sunion("py:{a}x", "py:{b}y", "py:{c}z", "py:{d}w", "py:{e}v")
 except redis.ResponseError as e:
