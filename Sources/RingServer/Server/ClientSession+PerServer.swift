@@ -60,17 +60,28 @@ extension ClientSession {
             // requests took: they are sent once those have answered, so they cannot overtake
             // them, and nothing more is read until the merged reply, so nothing overtakes
             // the parts.
+            let pending = PendingExec(plan: plan, command: command)
+            if order.isEmpty {
+                guard sendExec(pending) else { return }  // answered; reading goes on
+            } else {
+                pendingExec = pending
+            }
             state.beginExecuting()
             stream.stopReading()
-            pendingExec = PendingExec(plan: plan, command: command)
-            launchPendingExecIfDue()
         }
     }
 
-    /// Sends the waiting EXEC's parts once no earlier reply is owed.
+    /// Sends the waiting EXEC's parts once no earlier reply is owed (called as replies are
+    /// written, from a server connection's callback, never while requests are handled).
     func launchPendingExecIfDue() {
         guard let pending = pendingExec, order.isEmpty, !isClosed else { return }
         pendingExec = nil
+        if !sendExec(pending) { execFinished() }
+    }
+
+    /// Takes a lease on every server of the plan and sends each its part; false when one
+    /// cannot be had: the client got its error and nothing was sent anywhere.
+    private func sendExec(_ pending: PendingExec) -> Bool {
         let plan = pending.plan
         var leases: [UpstreamConnection] = []
         for s in plan.servers {
@@ -79,8 +90,7 @@ extension ClientSession {
                 // Known before anything is sent: nothing is applied anywhere.
                 for c in leases { c.server.giveBack(c, clean: true) }
                 replyError(.unreachable(upstream.isDown ? upstream.downMessage : upstream.unavailableMessage))
-                execFinished()
-                return
+                return false
             }
             leases.append(c)
         }
@@ -98,6 +108,7 @@ extension ClientSession {
             worker.stats.add(pool: pool.index, server: c.server.index, .transactions)
         }
         execLeases.append(contentsOf: leases)
+        return true
     }
 
     /// One part's EXEC reply (or its connection's error); true when `sequence` is the running
