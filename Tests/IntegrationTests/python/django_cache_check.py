@@ -32,6 +32,7 @@ def direct(key):
 
 
 data = {"n%d" % i: i for i in range(24)}
+data.update({"user:%d:%s" % (i, "abcdefgh"[i % 8] * (i % 5 + 1)): i * 100 for i in range(40)})
 data["text"] = "déjà vu"
 cache.set_many(data, timeout=600)
 where = {}
@@ -44,7 +45,7 @@ for key, value in data.items():
     assert stored == value, (key, raw)
     ttl = servers[server].ttl(cache.make_and_validate_key(key))
     assert 0 < ttl <= 600, (key, ttl)
-assert len(where) >= 3, ("keys on too few servers to span them", where)
+assert len(where) >= 3, ("keys on too few servers to span them", {s: len(k) for s, k in where.items()})
 print("set_many: %d keys on %d servers, each with its TTL" % (len(data), len(where)))
 
 got = cache.get_many(list(data) + ["missing"])
