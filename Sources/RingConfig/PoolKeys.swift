@@ -139,6 +139,10 @@ extension PoolKey {
                 "EVAL/EVALSHA/FCALL with no key: refused, or run on one server") { pool, choice, _ in
             pool.keylessScriptsAnyServer = choice == .anyServer
         },
+        .choice("multi_across_servers", .ringproxy, MultiAcrossServers.self, default: .value("refuse"),
+                "MULTI whose keys span servers: refused (EXECABORT), or one MULTI/EXEC per server, replies merged; each server's part is atomic, the whole is not") {
+            pool, choice, _ in pool.multiAcrossServers = choice
+        },
         .form("key_routes", .ringproxy, "mapping of key prefix to a server name of the pool", default: .described("none"),
               "keys starting with a prefix go to that server instead of their ketama position; the longest prefix wins") {
             pool, node throws(PoolKeyError) in

@@ -59,6 +59,9 @@ public struct PoolConfig: Sendable, Equatable {
     /// `keyless_scripts: any_server`: EVAL/FCALL naming no key run on one server (the one an
     /// empty key hashes to) instead of being refused.
     public var keylessScriptsAnyServer = false
+    /// `multi_across_servers`: a MULTI whose keys span servers is refused (EXECABORT), or
+    /// run as one MULTI/EXEC per server with the replies merged (see PerServerTransaction).
+    public var multiAcrossServers = MultiAcrossServers.refuse
     /// Clients one worker lets block on one server at once (each holds a lease).
     public var maxBlockedClients = 512
     /// A subscriber's unread messages: closed past the hard limit, or past the soft one for

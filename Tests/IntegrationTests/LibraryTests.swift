@@ -1,18 +1,21 @@
 // Applications' own libraries, unmodified, through the proxy in front of real servers:
 // redis-py (Lock, the WATCH retry loop, a database in the URL), limits (fixed, moving and
-// sliding windows), python-redis-lock, huey (blocking and not) and rq (with a key route for
-// its keys). `make test` pip-installs them at pinned versions.
+// sliding windows), python-redis-lock, huey (blocking and not), rq (with a key route for
+// its keys) and Django's Redis cache (set_many's MULTI over every server, with
+// multi_across_servers: per_server). `make test` pip-installs them at pinned versions.
 
 import Foundation
 import XCTest
 
 final class LibraryTests: XCTestCase {
-    func run(_ script: String, extraSettings: [String] = [], file: StaticString = #filePath, line: UInt = #line,
-             then check: (ProxyFixture) -> Void = { _ in }) throws {
+    /// `passServers`: the script also gets the redis-servers' ports, to read them directly.
+    func run(_ script: String, extraSettings: [String] = [], passServers: Bool = false, file: StaticString = #filePath,
+             line: UInt = #line, then check: (ProxyFixture) -> Void = { _ in }) throws {
         let f = try ProxyFixture(extraSettings: extraSettings)
         defer { f.stop() }
         let path = Harness.packageRoot + "/Tests/IntegrationTests/python/" + script
-        let r = Harness.run("/usr/bin/env", ["python3", path, "\(f.port)"], timeout: 180)
+        let servers = passServers ? f.redis.map { "\($0.port)" } : []
+        let r = Harness.run("/usr/bin/env", ["python3", path, "\(f.port)"] + servers, timeout: 180)
         print(r.stdout)
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr, file: file, line: line)
         check(f)
@@ -29,6 +32,10 @@ final class LibraryTests: XCTestCase {
     func testPythonRedisLock() throws { try run("redis_lock_check.py") }
 
     func testHuey() throws { try run("huey_check.py") }
+
+    func testDjangoCacheAcrossServers() throws {
+        try run("django_cache_check.py", extraSettings: ["multi_across_servers: per_server"], passServers: true)
+    }
 
     func testRQWithAKeyRoute() throws {
         try run("rq_check.py", extraSettings: ["key_routes: {\"rq:\": cache-2}"]) { f in

@@ -102,6 +102,18 @@ final class PoolKeyTableTests: XCTestCase {
         }
         XCTAssertTrue(try pool(["down_server_reply": "miss"]).answerDownAsMiss)
         XCTAssertFalse(try pool(["down_server_reply": "error"]).answerDownAsMiss)
+        XCTAssertEqual(try pool().multiAcrossServers, .refuse, "transactions spanning servers are refused by default")
+        XCTAssertEqual(try pool(["multi_across_servers": "per_server"]).multiAcrossServers, .perServer)
+        let e = error(["multi_across_servers": "all"])
+        XCTAssertEqual(e?.file, "t.yml")
+        XCTAssertEqual(e?.line, 5)
+        XCTAssertEqual(e?.message, "unknown multi_across_servers 'all' (known: refuse, per_server)")
+    }
+
+    func testTheDjangoExampleRunsTransactionsPerServer() throws {
+        let config = try ConfigLoader.load(path: Self.packageRoot + "/conf/django.yml")
+        XCTAssertEqual(config.pools.map(\.multiAcrossServers), [.perServer])
+        XCTAssertTrue(config.warnings.isEmpty, "\(config.warnings)")
     }
 
     func testUnknownKeyListsTheTable() {

@@ -12,20 +12,24 @@ public struct PoolPolicy: Sendable {
     /// `keyless_scripts: any_server`: EVAL/FCALL with no key go to one server instead of
     /// being refused.
     public let keylessScriptsAnyServer: Bool
+    /// `multi_across_servers` (see TransactionRules and PerServerTransaction).
+    public let multiAcrossServers: MultiAcrossServers
 
-    public init(name: String, denied: [Bool], hashTag: HashTag?, keylessScriptsAnyServer: Bool = false) {
+    public init(name: String, denied: [Bool], hashTag: HashTag?, keylessScriptsAnyServer: Bool = false,
+                multiAcrossServers: MultiAcrossServers = .refuse) {
         self.name = name
         self.denied = denied
         self.hashTag = hashTag
         self.keylessScriptsAnyServer = keylessScriptsAnyServer
+        self.multiAcrossServers = multiAcrossServers
     }
 
     /// `denyCommands` are lower-case names, "container|sub" for subcommands.
     public init(name: String, denyCommands: [String], hashTag: HashTag?, table: CommandTable,
-                keylessScriptsAnyServer: Bool = false) {
+                keylessScriptsAnyServer: Bool = false, multiAcrossServers: MultiAcrossServers = .refuse) {
         let deny = Set(denyCommands)
         self.init(name: name, denied: table.commands.map { deny.contains($0.spec.name) }, hashTag: hashTag,
-                  keylessScriptsAnyServer: keylessScriptsAnyServer)
+                  keylessScriptsAnyServer: keylessScriptsAnyServer, multiAcrossServers: multiAcrossServers)
     }
 }
 

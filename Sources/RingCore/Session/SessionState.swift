@@ -16,6 +16,9 @@ public enum SessionMode: Equatable, Sendable {
     /// (un)subscribe, PING, QUIT and RESET, as in Redis; a RESP3 one runs other commands too,
     /// except transactions and blocking commands (see RoutePlanner).
     case subscribed
+    /// A per_server EXEC: it waits for the replies owed before it, then runs on leases; nothing
+    /// more is read until its merged reply is written, so no later request overtakes its parts.
+    case executing
     /// QUIT, end of input or a request that cannot be framed: nothing more is read, and the
     /// connection closes once every reply owed for earlier requests is written.
     case closing
@@ -57,7 +60,7 @@ public struct SessionState: Sendable {
     @inlinable public var acceptsRequests: Bool {
         switch mode {
         case .normal, .watching, .transaction, .subscribed: return true
-        case .blocked, .closing: return false
+        case .blocked, .executing, .closing: return false
         }
     }
 
@@ -95,8 +98,24 @@ public struct SessionState: Sendable {
     }
 
     /// A request in WATCH or MULTI, or a transaction command (see TransactionRules).
-    public mutating func applyTransaction(command: TransactionCommand?, server: Int?, refused: ProxyError?) -> TransactionStep {
-        TransactionRules.step(&mode, command: command, server: server, refused: refused)
+    public mutating func applyTransaction(command: TransactionCommand?, server: Int?, refused: ProxyError?,
+                                          acrossServers: MultiAcrossServers = .refuse) -> TransactionStep {
+        TransactionRules.step(&mode, command: command, server: server, refused: refused, acrossServers: acrossServers)
+    }
+
+    /// A per_server EXEC begins: nothing more is read until `finishExecuting`.
+    public mutating func beginExecuting() {
+        if mode == .normal { mode = .executing }
+    }
+
+    /// Its merged reply was written (or it failed before sending anything).
+    public mutating func finishExecuting() {
+        if mode == .executing { mode = .normal }
+    }
+
+    @inlinable public var isExecuting: Bool {
+        if case .executing = mode { return true }
+        return false
     }
 
     /// The lease broke (its server failed): WATCH is gone, a transaction cannot be applied
@@ -104,12 +123,14 @@ public struct SessionState: Sendable {
     public mutating func leaseLost() {
         switch mode {
         case .watching, .blocked: mode = .normal
+        case let .transaction(tx) where tx.perServer:
+            break  // it holds no lease: a lease left over from before is not its own
         case var .transaction(tx):
             tx.failed = true
             tx.server = nil
             tx.deferred = 0
             mode = .transaction(tx)
-        case .normal, .closing, .subscribed: break
+        case .normal, .executing, .closing, .subscribed: break
         }
     }
 
@@ -148,7 +169,7 @@ public struct SessionState: Sendable {
         switch mode {
         case .closing:
             return .none
-        case .normal, .watching, .transaction, .blocked, .subscribed:
+        case .normal, .watching, .transaction, .blocked, .executing, .subscribed:
             // A blocked client that half-closes still gets its reply (see ClientSession).
             mode = .closing
             return .beginClosing

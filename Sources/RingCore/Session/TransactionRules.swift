@@ -20,12 +20,16 @@ public struct Transaction: Equatable, Sendable {
     /// Keyless commands (PING, ECHO...) queued before the server was known: they follow
     /// MULTI onto the lease once it is, and their QUEUED replies were given by the proxy.
     public var deferred: Int
+    /// `multi_across_servers: per_server` without WATCH: the proxy queues the commands and
+    /// runs them per server at EXEC (see PerServerTransaction); no lease is held meanwhile.
+    public var perServer: Bool
 
-    public init(server: Int?, watched: Bool) {
+    public init(server: Int?, watched: Bool, perServer: Bool = false) {
         self.server = server
         self.watched = watched
         self.failed = false
         self.deferred = 0
+        self.perServer = perServer
     }
 }
 
@@ -52,6 +56,12 @@ public enum TransactionStep: Equatable, Sendable {
     case finishOnLease(server: Int, abort: Bool)
     /// UNWATCH on the lease, then release it.
     case unwatchOnLease(server: Int)
+    /// per_server: the proxy queues the request (PerServerTransaction says its reply).
+    case queueInProxy
+    /// per_server EXEC: the proxy's queue runs, one MULTI/EXEC per server.
+    case execQueued
+    /// per_server DISCARD: the proxy's queue is dropped and the client gets +OK.
+    case discardQueued
 }
 
 public enum TransactionReply: Equatable, Sendable {
@@ -73,14 +83,16 @@ public enum TransactionRules {
 
     /// `command` is the request's transaction command, if it is one; `server` is where its
     /// keys live (nil for keyless requests); `refused` is set when the proxy itself would
-    /// refuse the request. Updates `mode`.
+    /// refuse the request; `acrossServers` is the pool's multi_across_servers. Updates `mode`.
     public static func step(_ mode: inout SessionMode, command: TransactionCommand?, server: Int?,
-                            refused: ProxyError?) -> TransactionStep {
+                            refused: ProxyError?, acrossServers: MultiAcrossServers = .refuse) -> TransactionStep {
         switch mode {
         case .normal:
             switch command {
             case .multi?:
-                mode = .transaction(Transaction(server: nil, watched: false))
+                // After WATCH (below) the transaction stays on the watched server's lease
+                // whatever the setting: the watch lives on that one connection.
+                mode = .transaction(Transaction(server: nil, watched: false, perServer: acrossServers == .perServer))
                 return .reply(.ok)
             case .watch?:
                 guard let s = server else { return .route }  // arity already refused a keyless WATCH
@@ -116,6 +128,14 @@ public enum TransactionRules {
             switch command {
             case .multi?: return .reply(.error("ERR MULTI calls can not be nested"))
             case .watch?: return .reply(.error("ERR WATCH inside MULTI is not allowed"))
+            case .exec? where tx.perServer:
+                mode = .normal
+                return .execQueued
+            case .discard? where tx.perServer:
+                mode = .normal
+                return .discardQueued
+            case .unwatch? where tx.perServer, nil where tx.perServer:
+                return .queueInProxy
             case .exec?, .discard?:
                 mode = .normal
                 let discard = command == .discard
@@ -131,7 +151,7 @@ public enum TransactionRules {
                 mode = .transaction(tx)
                 return step
             }
-        case .blocked, .closing, .subscribed:
+        case .blocked, .executing, .closing, .subscribed:
             return .route
         }
     }

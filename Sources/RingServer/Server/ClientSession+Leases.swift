@@ -12,7 +12,13 @@ extension ClientSession {
         var server: Int?
         var refused: ProxyError?
         let inMulti: Bool
-        if case .transaction = state.mode { inMulti = true } else { inMulti = false }
+        var perServer = false
+        if case let .transaction(tx) = state.mode {
+            inMulti = true
+            perServer = tx.perServer
+        } else {
+            inMulti = false
+        }
         switch decision {
         case let .forward(s, _, _), let .block(s, _):
             server = s
@@ -29,6 +35,8 @@ extension ClientSession {
             default:
                 if inMulti { refused = .notInTransaction(command: worker.commands.commands[c].displayName) }
             }
+        case .split where perServer:
+            break  // queued as one part per server
         case let .split(_, c), let .broadcast(_, c, _), let .scan(_, c):
             if inMulti { refused = .crossServer(command: worker.commands.commands[c].displayName, hashTag: pool.policy.hashTag) }
         case let .reject(error):
@@ -42,7 +50,8 @@ extension ClientSession {
             }
             refused = .subscribeInTransaction(command: name)
         }
-        switch state.applyTransaction(command: command, server: server, refused: refused) {
+        switch state.applyTransaction(command: command, server: server, refused: refused,
+                                      acrossServers: pool.policy.multiAcrossServers) {
         case .route:
             carryOut(decision, request)
         case let .reply(r):
@@ -82,6 +91,13 @@ extension ClientSession {
                 if command == .exec { worker.stats.add(pool: pool.index, server: s, .transactions) }
             }
             releaseLeaseWhenIdle = true
+        case .queueInProxy:
+            queueInProxy(decision, request, server: server, refused: refused)
+        case .execQueued:
+            execQueued(command: commandIndex(decision))
+        case .discardQueued:
+            queued = nil
+            reply { $0.append("+OK\r\n") }
         case let .unwatchOnLease(s):
             guard let connection = takeLease(s) else { return }
             forward(request, on: connection, command: commandIndex(decision))
@@ -167,6 +183,7 @@ extension ClientSession {
 
     /// Called by the lease once nothing is owed on it.
     func leaseIdle(_ connection: UpstreamConnection) {
+        if !execLeases.isEmpty && execLeaseIdle(connection) { return }
         guard connection === lease, releaseLeaseWhenIdle else { return }
         let wasBlocked = state.isBlocked
         lease = nil
@@ -180,6 +197,7 @@ extension ClientSession {
 
     /// The lease broke; every reply it owed was answered with its error already.
     func leaseBroke(_ connection: UpstreamConnection) {
+        if !execLeases.isEmpty && execLeaseBroke(connection) { return }
         guard connection === lease else { return }
         let wasBlocked = state.isBlocked
         lease = nil

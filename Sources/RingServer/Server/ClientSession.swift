@@ -32,6 +32,13 @@ final class ClientSession: StreamHandler {
     var releaseLeaseWhenIdle = false
     /// Keyless commands queued after MULTI before the first key (TransactionRules' `defer`).
     var deferredRequests: ByteBuffer?
+    /// multi_across_servers: per_server: the transaction queued in the proxy, the EXEC that
+    /// waits for earlier replies, the one whose parts were sent, and its leases (see
+    /// ClientSession+PerServer). All nil or empty outside such a transaction.
+    var queued: PerServerTransaction?
+    var pendingExec: PendingExec?
+    var runningExec: RunningExec?
+    var execLeases: [UpstreamConnection] = []
     /// EVALSHA requests in flight whose script the proxy knows, by sequence: retried after
     /// loading the script if their server answers NOSCRIPT (see ClientSession+Scripts).
     var scriptRetries: [UInt64: ScriptRetry]?
@@ -182,6 +189,7 @@ final class ClientSession: StreamHandler {
             // Out of any transaction, blocked lease or subscription, as a new connection.
             dropSubscriptions()
             dropLease()
+            dropExecLeases()
             deferredRequests?.clear()
         case .none: break
         }
@@ -193,6 +201,7 @@ final class ClientSession: StreamHandler {
     func deliver(sequence: UInt64, part: Int, reply: UnsafeRawBufferPointer) {
         guard !isClosed, let index = order.index(of: sequence) else { return }
         if scriptRetries != nil && retryScript(sequence, reply) { return }
+        if runningExec != nil && execPartReplied(sequence: sequence, part: part, reply: reply) { return }
         if let merge = order.merge(at: index) {
             merge.apply(part: part, reply: reply)
             if merge.isComplete { finishMerge(at: index, merge) }
@@ -222,10 +231,11 @@ final class ClientSession: StreamHandler {
     }
 
     /// Replies reached the output: flush them this loop turn, and close if that was all.
-    private func didWriteReplies() {
+    func didWriteReplies() {
         stream.scheduleFlush()
         lastActiveMs = worker.loop.nowMs
         noteProgress()
+        if pendingExec != nil { launchPendingExecIfDue() }
         if state.isClosing && order.isEmpty { stream.closeAfterWriting() }
     }
 
@@ -263,6 +273,12 @@ final class ClientSession: StreamHandler {
     /// A blocking command answered: handle what the client sent meanwhile, and read again.
     func unblocked() {
         state.unblock()
+        resumeAfterWaiting()
+    }
+
+    /// The wait (a blocking command, a per_server EXEC) is over: handle what the client sent
+    /// meanwhile, and read again.
+    func resumeAfterWaiting() {
         if !input.isEmpty { consumeInput() }
         if !backpressure.paused && state.acceptsRequests && !isClosed { stream.startReading() }
     }
@@ -310,6 +326,7 @@ final class ClientSession: StreamHandler {
         if isClosed { return }
         isClosed = true
         dropLease()
+        dropExecLeases()
         dropSubscriptions()
         stream.close()
         order.removeAll()

@@ -33,7 +33,8 @@ final class PoolRuntime {
         self.placement = config.placement()
         let table = worker.commands
         policy = PoolPolicy(name: config.name, denyCommands: config.denyCommands, hashTag: config.hashTag, table: table,
-                            keylessScriptsAnyServer: config.keylessScriptsAnyServer)
+                            keylessScriptsAnyServer: config.keylessScriptsAnyServer,
+                            multiAcrossServers: config.multiAcrossServers)
         localSettings = LocalSettings(password: config.clientPassword, user: config.clientUser,
                                       commandCount: table.commands.filter { !$0.spec.name.contains("|") }.count,
                                       databases: config.databases, startDatabase: config.redisDB)
