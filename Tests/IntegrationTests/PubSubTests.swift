@@ -135,4 +135,43 @@ final class PubSubTests: XCTestCase {
         XCTAssertEqual(after.count, 2 * channels.count, "each channel's message and pmessage after the restart")
         XCTAssertFalse(after.contains { $0.contains("lost") })
     }
+
+    /// PUBSUB's introspection through the proxy equals what the servers say together.
+    func testPubSubIntrospectionIsMergedOverServers() throws {
+        let f = try ProxyFixture(servers: 3)
+        defer { f.stop() }
+        let channels = f.keysOnDistinctServers(prefix: "in-")
+        let subscriber = try RESPClient(port: f.port)
+        try subscriber.send(RESPClient.encode(["SUBSCRIBE"] + channels))
+        try subscriber.send(RESPClient.encode(["SSUBSCRIBE", channels[0]]))
+        try subscriber.send(RESPClient.encode(["PSUBSCRIBE", "in-*", "other-*"]))
+        for _ in 0..<(channels.count + 3) { _ = try subscriber.readReply() }
+        // A client of one server directly, so that counts from several sources add up.
+        let direct = try RESPClient(port: f.redis[0].port)
+        try direct.send(RESPClient.encode(["SUBSCRIBE"] + channels))
+        for _ in channels { _ = try direct.readReply() }
+        let client = try RESPClient(port: f.port)
+        func elements(_ reply: [UInt8]) -> [String] {
+            reply.text.split(separator: "\r\n").filter { !$0.hasPrefix("*") && !$0.hasPrefix("$") }.map(String.init)
+        }
+        var union: Set<String> = []
+        var counts = [Int](repeating: 0, count: channels.count)
+        var patterns = 0
+        for r in f.redis {
+            let c = try RESPClient(port: r.port)
+            union.formUnion(elements(try c.command("PUBSUB", "CHANNELS", "in-*")))
+            let numsub = elements(try c.command(bytes: (["PUBSUB", "NUMSUB"] + channels).map { Array($0.utf8) }))
+            for i in channels.indices { counts[i] += Int(numsub[2 * i + 1].dropFirst()) ?? -1 }
+            patterns = max(patterns, Int(try c.command("PUBSUB", "NUMPAT").text.dropFirst().trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1)
+        }
+        XCTAssertEqual(Set(elements(try client.command("PUBSUB", "CHANNELS", "in-*"))), union)
+        XCTAssertEqual(union, Set(channels))
+        let numsub = elements(try client.command(bytes: (["PUBSUB", "NUMSUB"] + channels).map { Array($0.utf8) }))
+        XCTAssertEqual(numsub, zip(channels, counts).flatMap { [$0, ":\($1)"] })
+        XCTAssertTrue(counts.contains(2), "a channel of server 1 has the proxy's and the direct subscriber")
+        XCTAssertEqual(try client.command("PUBSUB", "NUMPAT").text, ":\(patterns)\r\n")
+        XCTAssertEqual(patterns, 2)
+        XCTAssertEqual(elements(try client.command("PUBSUB", "SHARDCHANNELS")), [channels[0]])
+        XCTAssertEqual(elements(try client.command("PUBSUB", "SHARDNUMSUB", channels[0])), [channels[0], ":1"])
+    }
 }

@@ -229,4 +229,29 @@ final class MergeTests: XCTestCase {
         Self.apply(s, part: 1, "$-1\r\n")
         XCTAssertEqual(Self.merged(s), "-ERR server s1 is down\r\n")
     }
+
+    // MARK: PUBSUB NUMSUB (.sumPairs) and NUMPAT (.maxInteger)
+
+    func testSumPairsAddsEachNamesCounts() {
+        let s = MergeState(kind: .sumPairs, keyCount: 0, parts: 3)
+        Self.apply(s, part: 1, "*4\r\n$1\r\na\r\n:2\r\n$2\r\nbb\r\n:0\r\n")
+        Self.apply(s, part: 0, "*4\r\n$1\r\na\r\n:0\r\n$2\r\nbb\r\n:5\r\n")
+        Self.apply(s, part: 2, "*4\r\n$1\r\na\r\n:1\r\n$2\r\nbb\r\n:0\r\n")
+        XCTAssertEqual(Self.merged(s), "*4\r\n$1\r\na\r\n:3\r\n$2\r\nbb\r\n:5\r\n")
+        // Recycled for another: nothing of the first is left.
+        s.reset(kind: .sumPairs, keyCount: 0, parts: 1)
+        Self.apply(s, part: 0, "*0\r\n")
+        XCTAssertEqual(Self.merged(s), "*0\r\n")
+        s.reset(kind: .sumPairs, keyCount: 0, parts: 1)
+        Self.apply(s, part: 0, "*1\r\n$1\r\na\r\n")
+        XCTAssertTrue(Self.merged(s).hasPrefix("-ERR unexpected reply"), "an odd array is not pairs")
+    }
+
+    func testMaxIntegerTakesTheLargest() {
+        let s = MergeState(kind: .maxInteger, keyCount: 0, parts: 3)
+        Self.apply(s, part: 0, ":2\r\n")
+        Self.apply(s, part: 1, ":3\r\n")
+        Self.apply(s, part: 2, ":1\r\n")
+        XCTAssertEqual(Self.merged(s), ":3\r\n")
+    }
 }

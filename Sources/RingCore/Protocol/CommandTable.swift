@@ -40,6 +40,12 @@ public enum SplitKind: Equatable, Sendable {
     /// RANDOMKEY: the first reply that is not null, in part order (the caller starts the
     /// parts at a random server); null when every server answered null.
     case firstNonNull
+    /// PUBSUB NUMSUB, SHARDNUMSUB: [name, count, ...] from every server, the counts added
+    /// name by name (each server answers the same names in the client's order).
+    case sumPairs
+    /// PUBSUB NUMPAT: the largest count (the proxy subscribes every pattern on every server,
+    /// so any one server counts each pattern once; a sum would count it per server).
+    case maxInteger
     /// Not a route: one SCAN page from one server, its cursor rewritten (ScanPage).
     case scanPage
 }

@@ -113,6 +113,13 @@ public enum ProxyCommandPolicy {
         ProxyCommandRow("keys", .broadcast),
         ProxyCommandRow("randomkey", .broadcastMerging(.firstNonNull)),
         ProxyCommandRow("scan", .scan),
+        // Pub/sub's introspection over every server: channel lists joined, counts added (a
+        // pattern's count is any one server's: every server holds every pattern).
+        ProxyCommandRow("pubsub|channels", .broadcastMerging(.concat)),
+        ProxyCommandRow("pubsub|shardchannels", .broadcastMerging(.concat)),
+        ProxyCommandRow("pubsub|numsub", .broadcastMerging(.sumPairs)),
+        ProxyCommandRow("pubsub|shardnumsub", .broadcastMerging(.sumPairs)),
+        ProxyCommandRow("pubsub|numpat", .broadcastMerging(.maxInteger)),
 
         // A client tied to one server connection; shared pipelined connections cannot.
         dedicated("monitor", denied: true), dedicated("sync"), dedicated("psync"),

@@ -55,6 +55,9 @@ public final class MergeState {
     public private(set) var failedParts = 0
     /// RANDOMKEY: the part whose non-null reply `values` holds (-1: none yet).
     private var chosenPart = -1
+    /// PUBSUB NUMSUB: the counts so far, name by name (the names are in `values`, spans in
+    /// `spanStart`/`spanLength`, from the first part).
+    private var pairCounts: [Int] = []
     /// SCAN: the server the page comes from and the pool's server count (ScanPage).
     private var scanServer = 0
     private var scanServerCount = 0
@@ -78,6 +81,7 @@ public final class MergeState {
         firstError = nil
         failedParts = 0
         chosenPart = -1
+        pairCounts.removeAll(keepingCapacity: true)
         partOfKey.removeAll(keepingCapacity: true)
         spanStart.removeAll(keepingCapacity: true)
         spanLength.removeAll(keepingCapacity: true)
@@ -113,6 +117,15 @@ public final class MergeState {
         switch kind {
         case .allOK:
             if type != UInt8(ascii: "+"), firstError == nil { firstError = Array("-ERR unexpected reply to MSET part\r\n".utf8) }
+        case .maxInteger:
+            if type == UInt8(ascii: ":"), let end = reply.firstIndex(of: UInt8(ascii: "\r")),
+               let n = parseInteger(UnsafeRawBufferPointer(rebasing: reply[1..<end])) {
+                sum = max(sum, n)
+            } else if firstError == nil {
+                firstError = Array("-ERR unexpected reply to a part sent to every server\r\n".utf8)
+            }
+        case .sumPairs:
+            applyPairs(reply)
         case .sum:
             if type == UInt8(ascii: ":"), let end = reply.firstIndex(of: UInt8(ascii: "\r")),
                let n = parseInteger(UnsafeRawBufferPointer(rebasing: reply[1..<end])) {
@@ -148,6 +161,38 @@ public final class MergeState {
         }
         sum += n
         values.append(contentsOf: reply[(cr + 2)...])
+    }
+
+    /// One part's [name, count, ...] array: the first part's names are kept, every part's
+    /// counts are added to theirs.
+    private func applyPairs(_ reply: UnsafeRawBufferPointer) {
+        guard reply.first == UInt8(ascii: "*"), let cr = reply.firstIndex(of: UInt8(ascii: "\r")),
+              let n = parseInteger(UnsafeRawBufferPointer(rebasing: reply[1..<cr])), n >= 0, n % 2 == 0 else {
+            if firstError == nil { firstError = Array("-ERR unexpected reply to a part sent to every server\r\n".utf8) }
+            return
+        }
+        let first = spanStart.isEmpty && pairCounts.isEmpty
+        var offset = cr + 2
+        for i in 0..<n {
+            scanner.reset()
+            let rest = UnsafeRawBufferPointer(rebasing: reply[offset...])
+            guard case let .reply(length) = scanner.scan(rest) else {
+                if firstError == nil { firstError = Array("-ERR malformed reply to a part sent to every server\r\n".utf8) }
+                return
+            }
+            if i % 2 == 0 {
+                if first {
+                    spanStart.append(values.count)
+                    spanLength.append(length)
+                    values.append(contentsOf: rest[0..<length])
+                }
+            } else {
+                let count = rest.first == UInt8(ascii: ":")
+                    ? parseInteger(UnsafeRawBufferPointer(rebasing: rest[1..<(length - 2)])) ?? 0 : 0
+                if first { pairCounts.append(count) } else if i / 2 < pairCounts.count { pairCounts[i / 2] += count }
+            }
+            offset += length
+        }
     }
 
     /// One part's array of :0/:1, ANDed into `flags`.
@@ -222,7 +267,15 @@ public final class MergeState {
         if let e = firstError { out.append(e); return }
         switch kind {
         case .allOK: out.append("+OK\r\n")
-        case .sum: out.appendInteger(sum)
+        case .sum, .maxInteger: out.appendInteger(sum)
+        case .sumPairs:
+            out.appendArrayHeader(2 * pairCounts.count)
+            values.withUnsafeBytes { bytes in
+                for (i, count) in pairCounts.enumerated() where i < spanStart.count {
+                    out.append(UnsafeRawBufferPointer(rebasing: bytes[spanStart[i]..<(spanStart[i] + spanLength[i])]))
+                    out.appendInteger(count)
+                }
+            }
         case .sameReply:
             values.withUnsafeBytes { out.append($0) }
         case .logicalAnd:
