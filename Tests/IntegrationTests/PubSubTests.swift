@@ -174,4 +174,34 @@ final class PubSubTests: XCTestCase {
         XCTAssertEqual(elements(try client.command("PUBSUB", "SHARDCHANNELS")), [channels[0]])
         XCTAssertEqual(elements(try client.command("PUBSUB", "SHARDNUMSUB", channels[0])), [channels[0], ":1"])
     }
+
+    /// With auto_eject_hosts a down server's channels move to their ketama successor, and
+    /// the proxy's subscriptions move with them.
+    func testSubscriptionsFollowAnEjectedServersChannels() throws {
+        let f = try ProxyFixture(extraSettings: ["auto_eject_hosts: true", "health_check_interval: 200",
+                                                 "health_check_fall: 1", "health_check_rise: 1"], servers: 3)
+        defer { f.stop() }
+        let channels = f.keysOnDistinctServers(prefix: "ej-")
+        let subscriber = try RESPClient(port: f.port)
+        try subscriber.send(RESPClient.encode(["SUBSCRIBE"] + channels))
+        for _ in channels { _ = try subscriber.readReply() }
+        let victim = f.serverIndex(of: channels[0])
+        f.redis[victim].stop()
+        let publisher = try RESPClient(port: f.port)
+        // Once the ring ejects the server, the channel's messages go to its successor, where
+        // the proxy now holds the subscription.
+        var receivers = ""
+        for _ in 0..<100 {
+            receivers = try publisher.command("PUBLISH", channels[0], "moved").text
+            if receivers == ":1\r\n" { break }
+            usleep(100_000)
+        }
+        XCTAssertEqual(receivers, ":1\r\n")
+        var frame = ""
+        for _ in 0..<5 where !frame.contains("moved") { frame = try subscriber.readReply().text }
+        XCTAssertTrue(frame.contains(channels[0]) && frame.contains("moved"), frame)
+        // The other channels stayed where they were and still arrive.
+        XCTAssertEqual(try publisher.command("PUBLISH", channels[1], "still").text, ":1\r\n")
+        XCTAssertTrue(try subscriber.readReply().text.contains("still"))
+    }
 }

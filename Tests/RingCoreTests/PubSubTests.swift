@@ -60,6 +60,21 @@ final class PubSubTests: XCTestCase {
         XCTAssertTrue(t.join(key(.channel, "a"), member: 3, waiter: .init(member: 3, sequence: 2), linkOpen: true).wait)
     }
 
+    func testAChannelMovesWithItsMembers() {
+        var from = SubscriptionTable(), to = SubscriptionTable()
+        let k = key(.channel, "c")
+        _ = from.join(k, member: 1, waiter: .init(member: 1, sequence: 4), linkOpen: true)
+        _ = from.join(key(.pattern, "p*"), member: 1, waiter: .init(member: 1, sequence: 4), linkOpen: true)
+        XCTAssertEqual(from.channelKeys, [k], "patterns are on every server and never move")
+        let (members, waiters) = from.remove(k)
+        XCTAssertEqual(members, [1])
+        XCTAssertEqual(waiters, [.init(member: 1, sequence: 4)])
+        XCTAssertNil(from.members(k))
+        XCTAssertTrue(to.adopt(k, members: members), "new on its server: subscribe there")
+        XCTAssertFalse(to.adopt(k, members: [2]))
+        XCTAssertEqual(to.members(k), [1, 2])
+    }
+
     func testLeavingDropsTheMembersWaiters() {
         var t = SubscriptionTable()
         let k = key(.shard, "s")

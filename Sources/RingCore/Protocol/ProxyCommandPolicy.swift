@@ -88,8 +88,9 @@ public enum ProxyCommandPolicy {
         // Keys the key spec cannot place: after STREAMS, or PUBLISH's and SPUBLISH's channel.
         ProxyCommandRow("xread", .routeByKeys, miss: .error, keys: .afterStreams),
         ProxyCommandRow("xreadgroup", .routeByKeys, keys: .afterStreams),
-        ProxyCommandRow("publish", .routeByKeys, keys: .channel),
-        ProxyCommandRow("spublish", .routeByKeys, keys: .channel),
+        // A message to a down server's channel reaches nobody: in miss pools, `:0` receivers.
+        ProxyCommandRow("publish", .routeByKeys, miss: .zero, keys: .channel),
+        ProxyCommandRow("spublish", .routeByKeys, miss: .zero, keys: .channel),
 
         // Pub/sub on the worker's shared subscriber connections: a channel on its server, a
         // pattern on every server (SubscriptionTable).

@@ -96,6 +96,28 @@ public struct SubscriptionTable: Sendable {
         return released
     }
 
+    /// The channels and shard channels held (patterns live on every server and never move).
+    public var channelKeys: [SubscriptionKey] { entries.keys.filter { $0.kind != .pattern } }
+
+    /// Takes `key` out with its members (its server no longer owns the name); its waiters
+    /// are returned to be released.
+    public mutating func remove(_ key: SubscriptionKey) -> (members: [UInt64], waiters: [Waiter]) {
+        guard let entry = entries.removeValue(forKey: key) else { return ([], []) }
+        return (entry.members, entry.waiters)
+    }
+
+    /// Takes over `members` of a name moved here; true when it is new here, so the server
+    /// must be subscribed.
+    public mutating func adopt(_ key: SubscriptionKey, members: [UInt64]) -> Bool {
+        if var entry = entries[key] {
+            for m in members where !entry.members.contains(m) { entry.members.append(m) }
+            entries[key] = entry
+            return false
+        }
+        entries[key] = Entry(members: members)
+        return true
+    }
+
     /// Every name to subscribe on a new connection, by kind, in a stable order.
     public func namesToRestore() -> [(SubscriptionKind, [[UInt8]])] {
         SubscriptionKind.allCases.compactMap { kind in

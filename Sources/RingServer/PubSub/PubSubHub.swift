@@ -74,6 +74,26 @@ final class PubSubHub {
         }
     }
 
+    /// The ring changed (auto_eject_hosts ejected or restored a server): channels whose name
+    /// now hashes elsewhere follow it, so PUBLISH, which goes by the new ring, reaches them.
+    func placementChanged() {
+        for s in tables.indices {
+            for key in tables[s].channelKeys {
+                let target = servers(for: key)
+                guard let t = target.first, t != s else { continue }
+                let before = tables[s].count
+                let (members, waiters) = tables[s].remove(key)
+                countSubscriptions(s, before)
+                if let link = links[s], !link.isBroken { link.send(key.kind.unsubscribeCommand, [key.name]) }
+                for w in waiters { worker.clients[w.member]?.subscriptionConfirmed(sequence: w.sequence) }
+                let link = openLink(t)
+                let beforeTarget = tables[t].count
+                if tables[t].adopt(key, members: members) { link?.send(key.kind.subscribeCommand, [key.name]) }
+                countSubscriptions(t, beforeTarget)
+            }
+        }
+    }
+
     func received(_ frame: UnsafeRawBufferPointer, from link: SubscriberConnection) {
         let s = link.server.index
         guard let push = PushFrame.parse(frame) else {

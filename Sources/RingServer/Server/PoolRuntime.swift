@@ -66,7 +66,10 @@ final class PoolRuntime {
     /// otherwise the ring stays and the down servers' keys are answered at once.
     func apply(live: [Bool], reasons: [String]) {
         for (i, server) in servers.enumerated() { server.setDown(!live[i], reason: reasons[i]) }
-        if config.autoEjectHosts { placement = config.placement(live: live) }
+        if config.autoEjectHosts {
+            placement = config.placement(live: live)
+            pubsub.placementChanged()
+        }
     }
 
     var board: HealthBoard? { worker.healthBoard }
