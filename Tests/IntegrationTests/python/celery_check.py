@@ -7,11 +7,15 @@ Checked, each with a deadline: the worker answers a remote-control ping (kombu's
 a fanout exchange, PUBLISH and PSUBSCRIBE, with a reply queue); tasks are sent and their
 results fetched with AsyncResult.get(), which waits on the redis result backend's pub/sub
 (SUBSCRIBE to the task's meta channel) and must receive every result as a message there;
-then the worker is told to shut down by remote control and must exit by itself, status 0.
+then the worker is told to shut down by remote control and must exit by itself, status 0,
+having logged no error. Everything is done within DEADLINE seconds, and the worker dies with
+this process if it is killed.
 
 Usage: celery_check.py PROXY_PORT
 """
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,12 +30,21 @@ from celery_app import QUEUE, app, slow_add  # noqa: E402
 TASKS = 5
 TASK_SECONDS = 0.5
 NODE = "ringproxy-check@localhost"
+DEADLINE = time.monotonic() + 150
+
+
+def remaining(at_most):
+    return max(1.0, min(at_most, DEADLINE - time.monotonic()))
+
+
+def die_with_parent():
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 log = tempfile.NamedTemporaryFile(prefix="celery-worker-", suffix=".log", delete=False)
 worker = subprocess.Popen(
     [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "--pool=solo", "--concurrency=1",
      "-Q", QUEUE, "-n", NODE, "--loglevel=INFO"],
-    cwd=HERE, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
+    cwd=HERE, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
 
 
 def worker_log():
@@ -55,6 +68,8 @@ try:
             fail("the worker exited with status %s before answering a ping" % worker.returncode)
         if time.monotonic() - start > 60:
             fail("no ping reply from the worker in 60 s")
+        if time.monotonic() > DEADLINE:
+            fail("out of time")
         replies = app.control.ping(destination=[NODE], timeout=1.0)
     assert replies == [{NODE: {"ok": "pong"}}], replies
     print("celery: worker answered a remote-control ping after %.1f s: %s" % (time.monotonic() - start, replies))
@@ -64,7 +79,7 @@ try:
         messages = []
         sent = time.monotonic()
         result = slow_add.delay(i, 100, TASK_SECONDS)
-        value = result.get(timeout=30, on_message=messages.append)
+        value = result.get(timeout=remaining(30), on_message=messages.append)
         took = time.monotonic() - sent
         assert value == i + 100, value
         assert result.state == "SUCCESS", result.state
@@ -83,12 +98,15 @@ try:
     stop = time.monotonic()
     app.control.shutdown(destination=[NODE])
     try:
-        status = worker.wait(timeout=30)
+        status = worker.wait(timeout=remaining(30))
     except subprocess.TimeoutExpired:
-        fail("the worker did not exit within 30 s of the shutdown command")
+        fail("the worker did not exit within %.0f s of the shutdown command" % (time.monotonic() - stop))
     if status != 0:
         fail("the worker exited with status %d" % status)
-    print("celery: worker shut down by remote control, exited 0 after %.1f s"
+    errors = [line for line in worker_log().splitlines() if "ERROR/" in line or "CRITICAL/" in line]
+    if errors:
+        fail("the worker logged %d errors, the first: %s" % (len(errors), errors[0]))
+    print("celery: worker shut down by remote control, exited 0 after %.1f s, no error logged"
           % (time.monotonic() - stop))
 finally:
     if worker.poll() is None:

@@ -3,11 +3,14 @@
 server). A real worker (`rq worker`, not burst, a subprocess) runs a job, so it has
 subscribed to its channel; then rq.command.send_shutdown_command() publishes `shutdown` there
 and the worker must exit by itself, status 0, within a bounded time, and leave the set of
-registered workers.
+registered workers. Everything is done within DEADLINE seconds, and the worker dies with
+this process if it is killed.
 
 Usage: rq_shutdown_check.py PROXY_PORT
 """
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,17 +24,23 @@ from rq.command import PUBSUB_CHANNEL_TEMPLATE, send_shutdown_command
 import rq_jobs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+DEADLINE = time.monotonic() + 120
 port = int(sys.argv[1])
 name = "ringproxy-check-%s" % uuid.uuid4().hex[:8]
 channel = PUBSUB_CHANNEL_TEMPLATE % name
 r = redis.Redis(host="127.0.0.1", port=port)
 q = Queue("control", connection=r)
 
+
+def die_with_parent():
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 log = tempfile.NamedTemporaryFile(prefix="rq-worker-", suffix=".log", delete=False)
 worker = subprocess.Popen(
     [sys.executable, "-m", "rq.cli", "worker", "--url", "redis://127.0.0.1:%d" % port, "--name", name,
      "--path", HERE, "control"],
-    cwd=HERE, stdout=log, stderr=subprocess.STDOUT)
+    cwd=HERE, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
 
 
 def worker_log():
@@ -47,7 +56,7 @@ def fail(why):
 
 
 def wait(what, seconds, ready):
-    deadline = time.monotonic() + seconds
+    deadline = min(DEADLINE, time.monotonic() + seconds)
     while not ready():
         if worker.poll() is not None:
             fail("the worker exited with status %s while waiting for %s" % (worker.returncode, what))
@@ -69,7 +78,7 @@ try:
     sent = time.monotonic()
     send_shutdown_command(r, name)
     try:
-        status = worker.wait(timeout=30)
+        status = worker.wait(timeout=max(1.0, min(30, DEADLINE - time.monotonic())))
     except subprocess.TimeoutExpired:
         fail("the worker did not exit within 30 s of the shutdown command on %s" % channel)
     took = time.monotonic() - sent
