@@ -75,6 +75,15 @@ final class BlockingTests: XCTestCase {
         try waiter.send(RESPClient.encode(["BLPOP", "{gone}jobs", "0.3"]) + RESPClient.encode(["PING"]))
         XCTAssertEqual(text(try waiter.readReply()), "*-1\r\n")
         XCTAssertEqual(text(try waiter.readReply()), "+PONG\r\n")
+        // More than the proxy reads from a blocked client (64 KiB): the rest is read after.
+        let payload = String(repeating: "x", count: 200)
+        var burst = RESPClient.encode(["BLPOP", "{gone}jobs", "0.3"])
+        for _ in 0..<500 { burst += RESPClient.encode(["ECHO", payload]) }
+        try waiter.send(burst)
+        XCTAssertEqual(text(try waiter.readReply()), "*-1\r\n")
+        var echoed = 0
+        for _ in 0..<500 where text(try waiter.readReply()) == "$200\r\n\(payload)\r\n" { echoed += 1 }
+        XCTAssertEqual(echoed, 500)
         // A client that goes away while blocked: its BLPOP must end with it, as in Redis, or
         // the server would pop the next element for nobody.
         let leaving = try RESPClient(port: f.port)
