@@ -7,7 +7,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libuv1-dev libyaml-dev redis-server redis-tools pkg-config
 TEST_APT_PACKAGES := $(APT_PACKAGES) nutcracker python3-pip python3-yaml chromium
 # The client libraries the integration tests run unmodified through the proxy, pinned.
-PY_TEST_PACKAGES := redis==8.1.0 prometheus-client limits==5.8.0 python-redis-lock==4.0.1 huey==3.5.4 rq==2.12.0 Django==5.2.19
+PY_TEST_PACKAGES := redis==8.1.0 prometheus-client limits==5.8.0 python-redis-lock==4.0.1 huey==3.5.4 rq==2.12.0 \
+	Django==5.2.19 celery==5.7.0 kombu==5.7.0
 RELEASE_BIN := .build/release/ringproxy
 # The release binary carries the Swift runtime in itself: only the pages it uses are then
 # resident (about 6 MiB less than the shared runtime libraries), and it runs on a machine
@@ -25,7 +26,7 @@ test-deps:
 	@missing=""; for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
-	@python3 -c 'import prometheus_client, redis, limits, redis_lock, huey, rq, django, sys; sys.exit(0 if (redis.__version__, limits.__version__, huey.__version__, rq.__version__, django.__version__) == ("8.1.0", "5.8.0", "3.5.4", "2.12.0", "5.2.19") else 1)' 2>/dev/null || \
+	@python3 -c 'import prometheus_client, redis, limits, redis_lock, huey, rq, django, celery, kombu, sys; sys.exit(0 if (redis.__version__, limits.__version__, huey.__version__, rq.__version__, django.__version__, celery.__version__, kombu.__version__) == ("8.1.0", "5.8.0", "3.5.4", "2.12.0", "5.2.19", "5.7.0", "5.7.0") else 1)' 2>/dev/null || \
 	  python3 -m pip install -q $(PY_TEST_PACKAGES) 2>/dev/null || \
 	  python3 -m pip install -q --break-system-packages $(PY_TEST_PACKAGES)
 

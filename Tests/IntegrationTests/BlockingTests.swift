@@ -1,6 +1,7 @@
 // Blocking commands on leased connections: a BLPOP is answered when another client pushes,
 // other clients are not delayed meanwhile, XREADGROUP BLOCK and XACK work as a consumer
-// group does, and when a server dies every client blocked on it is answered at once.
+// group does, when a server dies every client blocked on it is answered at once, and a
+// client that disconnects while blocked leaves no command blocked on the server.
 
 import Foundation
 import XCTest
@@ -64,6 +65,36 @@ final class BlockingTests: XCTestCase {
         // Each read would throw after the client's 10 s timeout: BRPOP 0 never times out on
         // its own, so every reply here came from the proxy noticing the server's death.
         XCTAssertEqual(errors, 200)
+    }
+
+    func testAClientGoneWhileBlockedTakesNothingPushedAfter() throws {
+        let f = try ProxyFixture()
+        defer { f.stop() }
+        // Requests sent while blocked are handled once the block is answered.
+        let waiter = try RESPClient(port: f.port)
+        try waiter.send(RESPClient.encode(["BLPOP", "{gone}jobs", "0.3"]) + RESPClient.encode(["PING"]))
+        XCTAssertEqual(text(try waiter.readReply()), "*-1\r\n")
+        XCTAssertEqual(text(try waiter.readReply()), "+PONG\r\n")
+        // More than the proxy reads from a blocked client (64 KiB): the rest is read after.
+        let payload = String(repeating: "x", count: 200)
+        var burst = RESPClient.encode(["BLPOP", "{gone}jobs", "0.3"])
+        for _ in 0..<500 { burst += RESPClient.encode(["ECHO", payload]) }
+        try waiter.send(burst)
+        XCTAssertEqual(text(try waiter.readReply()), "*-1\r\n")
+        var echoed = 0
+        for _ in 0..<500 where text(try waiter.readReply()) == "$200\r\n\(payload)\r\n" { echoed += 1 }
+        XCTAssertEqual(echoed, 500)
+        // A client that goes away while blocked: its BLPOP must end with it, as in Redis, or
+        // the server would pop the next element for nobody.
+        let leaving = try RESPClient(port: f.port)
+        try leaving.send(RESPClient.encode(["BLPOP", "{gone}jobs", "30"]))
+        usleep(200_000)
+        leaving.close()
+        usleep(300_000)
+        let other = try RESPClient(port: f.port)
+        XCTAssertEqual(text(try other.command("RPUSH", "{gone}jobs", "job-1")), ":1\r\n")
+        usleep(100_000)
+        XCTAssertEqual(text(try other.command("LRANGE", "{gone}jobs", "0", "-1")), "*1\r\n$5\r\njob-1\r\n")
     }
 
     func testMaxBlockedClientsRefusesPastTheCap() throws {

@@ -105,7 +105,11 @@ extension ClientSession {
         }
     }
 
-    /// A blocking command: the client waits on a lease of its own, reading nothing more.
+    /// A blocking command: the client waits on a lease of its own, handling nothing more.
+    /// Its stream is still read (what it sends waits in `input`, up to `blockedInputLimit`),
+    /// so that a client that goes away is seen at once and its lease closed, which ends the
+    /// command on the server, as Redis frees a blocked client that disconnects; a lease left
+    /// blocked would take the next element pushed (BLPOP, BLMOVE) for a client that is gone.
     func sendBlocking(_ request: RequestView, to server: UpstreamServer, command: Int) {
         guard server.blockedClients < pool.config.maxBlockedClients else {
             replyError(.tooManyBlocked(upstream: server.spec.displayName, limit: pool.config.maxBlockedClients))
@@ -119,7 +123,6 @@ extension ClientSession {
         state.block(on: server.index)
         server.blockedClients += 1
         worker.stats.add(pool: pool.index, server: server.index, .blockedClients)
-        stream.stopReading()
     }
 
     private func unblockCount(_ server: UpstreamServer) {

@@ -59,6 +59,8 @@ final class ClientSession: StreamHandler {
     static let initialOutputCapacity = 256
     /// Read space below this is topped up before reading into the client's own buffer.
     static let minimumReadSpace = 16 * 1024
+    /// What a blocked client may send before it is no longer read (until it is answered).
+    static let blockedInputLimit = 64 * 1024
 
     init(id: UInt64, worker: Worker, pool: PoolRuntime, stream: Stream) {
         self.worker = worker
@@ -101,6 +103,8 @@ final class ClientSession: StreamHandler {
             consumeInput()
             input.releaseIfIdle(threshold: ByteBuffer.idleLimit)
         }
+        // Requests sent while blocked wait for the reply; past the limit, so does reading.
+        if state.isBlocked && input.readableCount >= ClientSession.blockedInputLimit { stream.stopReading() }
     }
 
     private func consumeInput() {
