@@ -15,7 +15,7 @@ RELEASE_BIN := .build/release/ringproxy
 # without a Swift toolchain.
 RELEASE := -c release --static-swift-stdlib
 
-.PHONY: run test build deps test-deps clean soak asan tsan fuzz bench bench-deps bench-blocked
+.PHONY: run test build deps test-deps clean soak asan tsan fuzz bench bench-deps bench-blocked bench-fanout
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -125,3 +125,8 @@ bench: build bench-deps
 # 50 clients running GET beside 1,000 clients blocked in BLPOP (bench/blocked.py says what).
 bench-blocked: build bench-deps
 	$(BENCH_VENV)/bin/python bench/blocked.py
+
+# One publisher, 1,000 subscribers: deliveries/s and server connections, ringproxy beside
+# one redis-server directly (bench/FANOUT.md).
+bench-fanout: build bench-deps
+	$(BENCH_VENV)/bin/python bench/fanout.py
