@@ -81,10 +81,11 @@ final class SentinelTests: XCTestCase {
         }
 
         let proxyPort = Harness.freePort()
+        let adminPort = Harness.freePort()
         let config = """
         ringproxy:
           threads: 2
-          admin: off
+          admin: 127.0.0.1:\(adminPort)
         shards:
           listen: 127.0.0.1:\(proxyPort)
           redis: true
@@ -156,6 +157,12 @@ final class SentinelTests: XCTestCase {
                      r[0].errors, r[2].errors, r[0].ok, r[1].ok, r[2].ok))
         XCTAssertLessThanOrEqual(afterSwitch, window, "shard-b's errors must end within \(window) s of +switch-master; last: \(r[1].lastMessage)\n\(proxy.log)")
         XCTAssertTrue(proxy.log.contains("Sentinel failover (epoch"), proxy.log)
+        // /metrics and /stats name shard-b's new master (its replica) and one failover.
+        let metrics = Harness.run("/usr/bin/curl", ["-s", "http://127.0.0.1:\(adminPort)/metrics"], timeout: 10).stdout
+        XCTAssertTrue(metrics.contains("ringproxy_upstream_failovers_total{pool=\"shards\",upstream=\"shard-b\"} 1"), metrics)
+        XCTAssertTrue(metrics.contains("address=\"127.0.0.1:\(replicas[1].port)\""), metrics)
+        let stats = Harness.run("/usr/bin/curl", ["-s", "http://127.0.0.1:\(adminPort)/stats"], timeout: 10).stdout
+        XCTAssertTrue(stats.contains("\"address\":\"127.0.0.1:\(replicas[1].port)\",\"failovers\":1"), stats)
     }
 }
 
