@@ -109,6 +109,12 @@ public enum ConfigLoader {
                 throw fail(error.node, "\(name).\(key.name)", error.message)
             }
         }
+        if let servers = m["servers"], let error = PoolKey.checkSentinelServers(servers, pool: pool) {
+            throw fail(error.node, "\(name).servers", error.message)
+        }
+        if pool.sentinel.isEnabled && pool.autoEjectHosts {
+            warnings.append("\(name): auto_eject_hosts with sentinels moves a failing-over group's keys to other servers; Sentinel already replaces the master, so keys would move for nothing")
+        }
         return pool
     }
 

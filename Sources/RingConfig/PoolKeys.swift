@@ -173,7 +173,7 @@ extension PoolKey {
               "commands refused with an error; `[]` refuses none") { pool, node throws(PoolKeyError) in
             pool.denyCommands = try denyCommands(node)
         },
-    ]
+    ] + sentinelKeys
 
     /// Keys by name, for the loader.
     static let byName: [String: PoolKey] = Dictionary(uniqueKeysWithValues: table.map { ($0.name, $0) })

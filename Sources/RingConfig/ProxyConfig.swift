@@ -91,6 +91,8 @@ public struct PoolConfig: Sendable, Equatable {
     /// get (reads) or an error naming the server (writes), without touching the network.
     /// Ignored when `auto_eject_hosts` moves those keys to other servers instead.
     public var answerDownAsMiss = false
+    /// `sentinels` and their settings: the servers' addresses follow Sentinel's failovers.
+    public var sentinel = SentinelSettings()
     /// Servers in nutcracker order (shorter ring identity first, then bytewise).
     public var servers: [ServerSpec] = []
 
@@ -117,6 +119,22 @@ public struct PoolConfig: Sendable, Equatable {
         return KeyPlacement(hash: hash, tag: hashTag, ring: ring, serverCount: servers.count,
                             routes: KeyRoutes(keyRoutes.map { ($0.prefix, $0.server) }))
     }
+}
+
+/// How a pool follows Redis Sentinel (empty `sentinels`: it does not).
+public struct SentinelSettings: Sendable, Equatable {
+    public var sentinels: [HostPort] = []
+    public var pollIntervalMs = 1000
+    public var timeoutMs = 300
+    public var password: String?
+    public var user: String?
+    /// Parsed and checked; requests are not parked yet (the window answers as the pool's
+    /// down mode does).
+    public var failoverHoldMs = 0
+
+    public var isEnabled: Bool { !sentinels.isEmpty }
+
+    public init() {}
 }
 
 public struct ProxyConfig: Sendable {

@@ -42,6 +42,18 @@ final class HealthTests: XCTestCase {
         return info.miss.write(into: b, version: version, argumentCount: argc) ? String(decoding: b.bytes, as: UTF8.self) : nil
     }
 
+    func testConfirmedNewMasterIsUpAtOnce() {
+        var t = HealthTracker(fall: 2, rise: 3)
+        XCTAssertEqual(t.masterConfirmed(nowMs: 5), .none, "already up")
+        _ = t.passiveFailure("connection refused", nowMs: 10)
+        XCTAssertFalse(t.isUp)
+        XCTAssertEqual(t.masterConfirmed(nowMs: 20), .cameUp)
+        XCTAssertTrue(t.isUp)
+        XCTAssertEqual(t.sinceMs, 20)
+        // A check failing later counts from zero: one failure is not `fall`.
+        XCTAssertEqual(t.checkFailed("timeout", nowMs: 30), .none)
+    }
+
     func testMissRepliesLookLikeMissingKeys() {
         XCTAssertEqual(miss("GET", 2, .resp2), "$-1\r\n")
         XCTAssertEqual(miss("GET", 2, .resp3), "_\r\n")

@@ -66,6 +66,18 @@ public struct HealthTracker: Sendable {
         return .none
     }
 
+    /// Sentinel named a new master and ROLE there answered master: up at once, since
+    /// waiting for `rise` checks would keep the group down seconds after its failover.
+    public mutating func masterConfirmed(nowMs: UInt64) -> Transition {
+        consecutiveFailures = 0
+        consecutiveSuccesses = 0
+        guard !isUp else { return .none }
+        isUp = true
+        sinceMs = nowMs
+        reason = "new master confirmed by ROLE after a Sentinel failover"
+        return .cameUp
+    }
+
     private mutating func goDown(_ why: String, _ nowMs: UInt64) -> Transition {
         isUp = false
         ejections += 1

@@ -189,6 +189,16 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
                 sample(name, upstreamLabels(p, s), value(board.tracker(pool: p, server: s)))
             }
         }
+        // Where each upstream is now (Sentinel may have moved it) and how often it moved.
+        let (switches, addresses) = board.addressSnapshot()
+        family("ringproxy_upstream_address_info", "gauge", "The address the upstream is reached at now (1 per upstream).")
+        for (p, s) in upstreams {
+            let labels = Self.labels(["pool": config.pools[p].name, "upstream": config.pools[p].servers[s].displayName,
+                                      "address": addresses[p][s]])
+            sample("ringproxy_upstream_address_info", labels, "1")
+        }
+        family("ringproxy_upstream_failovers_total", "counter", "Sentinel failovers the proxy followed to a new master.")
+        for (p, s) in upstreams { sample("ringproxy_upstream_failovers_total", upstreamLabels(p, s), String(switches[p][s])) }
         return out
     }
 
@@ -221,6 +231,7 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
             "\"version\":\(Self.jsonString(RingProxyVersion.string))", "\"uptime\":\(Int(time(nil)) - startedAt)",
             "\"timestamp\":\(Int(time(nil)))", "\"curr_connections\":\(Int64(bitPattern: total))",
         ]
+        let addresses = board.addressSnapshot()
         for (p, pool) in config.pools.enumerated() {
             var poolFields: [String] = []
             var ejects = 0
@@ -234,7 +245,8 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
                 serverFields.append("\"state_reason\":\(Self.jsonString(t.reason))")
                 serverFields.append("\"failed_checks\":\(t.failedChecks)")
                 serverFields.append("\"ejections\":\(t.ejections)")
-                serverFields.append("\"address\":\(Self.jsonString(server.addressText))")
+                serverFields.append("\"address\":\(Self.jsonString(addresses.texts[p][s]))")
+                serverFields.append("\"failovers\":\(addresses.switches[p][s])")
                 let prefixes = pool.keyRoutes.filter { $0.server == s }.map(\.prefix).joined(separator: ",")
                 serverFields.append("\"routed_prefixes\":\(Self.jsonString(prefixes))")
                 let h = upstreamLatency(pool: p, server: s)

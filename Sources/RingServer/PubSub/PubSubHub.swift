@@ -125,6 +125,18 @@ final class PubSubHub {
         for w in tables[s].linkLost() { worker.clients[w.member]?.subscriptionConfirmed(sequence: w.sequence) }
     }
 
+    /// Sentinel moved the server: the link to the old master is dropped and the
+    /// subscriptions are made again on the new one at once (not at the next tick).
+    func serverMoved(_ server: Int) {
+        guard let link = links[server] else { return }
+        links[server] = nil
+        link.close()
+        for w in tables[server].linkLost() { worker.clients[w.member]?.subscriptionConfirmed(sequence: w.sequence) }
+        if !tables[server].isEmpty, openLink(server) != nil {
+            logNotice("upstream \(pool.servers[server].logName): \(tables[server].count) subscriptions moved to the new master")
+        }
+    }
+
     private func countSubscriptions(_ server: Int, _ before: Int) {
         let after = tables[server].count
         if after > before { worker.stats.add(pool: pool.index, server: server, .subscriptions, UInt64(after - before)) }

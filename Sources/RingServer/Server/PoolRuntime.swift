@@ -72,6 +72,11 @@ final class PoolRuntime {
         }
     }
 
+    /// Servers Sentinel moved since this worker last looked retire their connections.
+    func apply(addressSwitches: [UInt64]) {
+        for (i, server) in servers.enumerated() { server.addressChanged(switches: addressSwitches[i]) }
+    }
+
     var board: HealthBoard? { worker.healthBoard }
 
     func expireRequests(now: UInt64) {

@@ -146,6 +146,9 @@ public final class Worker: FlushScheduler {
         guard board.generation != boardGeneration else { return }
         let (generation, states, reasons) = board.snapshot()
         boardGeneration = generation
+        // Addresses first: a server Sentinel moved comes up with its new master's address.
+        let switches = board.addressSnapshot().switches
+        for (i, pool) in pools.enumerated() { pool.apply(addressSwitches: switches[i]) }
         for (i, pool) in pools.enumerated() { pool.apply(live: states[i], reasons: reasons[i]) }
     }
 

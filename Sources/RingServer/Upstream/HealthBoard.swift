@@ -27,10 +27,16 @@ public final class HealthBoard: @unchecked Sendable {
     /// its own thread, so a server replaced behind the same DNS name is found again and no
     /// worker ever blocks on DNS).
     private var addresses: [[sockaddr_storage]] = []
+    /// Each server's address as text and how many times Sentinel moved it (its epoch for
+    /// the workers: a worker that has seen fewer switches retires its connections).
+    private var addressTexts: [[String]]
+    private var switches: [[UInt64]]
 
     public init(config: ProxyConfig) {
         pthread_mutex_init(&lock, nil)
         servers = config.pools.map(\.servers)
+        addressTexts = config.pools.map { $0.servers.map(\.addressText) }
+        switches = config.pools.map { $0.servers.map { _ in 0 } }
         trackers = config.pools.map { pool in
             pool.servers.map { _ in HealthTracker(fall: pool.health.fall, rise: pool.health.rise) }
         }
@@ -46,6 +52,39 @@ public final class HealthBoard: @unchecked Sendable {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
         return addresses[pool][server]
+    }
+
+    /// The address to connect to and the switch count it belongs to.
+    func currentAddress(pool: Int, server: Int) -> (address: sockaddr_storage, switches: UInt64) {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return (addresses[pool][server], switches[pool][server])
+    }
+
+    /// Every server's switch count and address text, for workers and stats.
+    func addressSnapshot() -> (switches: [[UInt64]], texts: [[String]]) {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return (switches, addressTexts)
+    }
+
+    /// Sentinel moved a server (ROLE confirmed the new master): the address changes, the
+    /// server is up (ROLE just answered there, and the old master's failures say nothing of
+    /// it), and every worker wakes to retire its connections to the old address.
+    func switchAddress(_ a: sockaddr_storage, pool: Int, server: Int, change: SentinelSwitch) {
+        let nowMs = Self.nowMs()
+        pthread_mutex_lock(&lock)
+        addresses[pool][server] = a
+        let old = addressTexts[pool][server]
+        addressTexts[pool][server] = "\(change.to.host):\(change.to.port)"
+        switches[pool][server] += 1
+        _ = trackers[pool][server].masterConfirmed(nowMs: nowMs)
+        changes += 1
+        let wake = subscribers
+        pthread_mutex_unlock(&lock)
+        let name = servers[pool][server].displayName
+        logNotice("upstream \(name) \(old) -> \(change.to.host):\(change.to.port): Sentinel failover (epoch \(change.epoch))")
+        for w in wake { w.send() }
     }
 
     func setAddress(_ a: sockaddr_storage, pool: Int, server: Int) {
@@ -83,19 +122,30 @@ public final class HealthBoard: @unchecked Sendable {
         update(pool, server) { $0.checkPassed(nowMs: $1) }
     }
 
-    func checkFailed(pool: Int, server: Int, why: String) {
-        update(pool, server) { $0.checkFailed(why, nowMs: $1) }
+    /// `switches`: the switch count of the address that failed; a failure of an address
+    /// Sentinel has since replaced is not the server's.
+    func checkFailed(pool: Int, server: Int, why: String, switches seen: UInt64) {
+        update(pool, server, seen) { $0.checkFailed(why, nowMs: $1) }
     }
 
-    func passiveFailure(pool: Int, server: Int, why: String) {
-        update(pool, server) { $0.passiveFailure(why, nowMs: $1) }
+    func passiveFailure(pool: Int, server: Int, why: String, switches seen: UInt64) {
+        update(pool, server, seen) { $0.passiveFailure(why, nowMs: $1) }
     }
 
-    private func update(_ pool: Int, _ server: Int, _ body: (inout HealthTracker, UInt64) -> HealthTracker.Transition) {
+    private static func nowMs() -> UInt64 {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        let nowMs = UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec / 1_000_000)
+        return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec / 1_000_000)
+    }
+
+    private func update(_ pool: Int, _ server: Int, _ seen: UInt64? = nil,
+                        _ body: (inout HealthTracker, UInt64) -> HealthTracker.Transition) {
+        let nowMs = Self.nowMs()
         pthread_mutex_lock(&lock)
+        if let s = seen, s < switches[pool][server] {
+            pthread_mutex_unlock(&lock)
+            return
+        }
         let transition = body(&trackers[pool][server], nowMs)
         var wake: [LoopAsync] = []
         if transition != .none {

@@ -14,6 +14,7 @@ public final class HealthChecker: FlushScheduler {
     let loop = EventLoop()
     let board: HealthBoard
     private var probes: [HealthProbe] = []
+    private var watchers: [SentinelWatcher] = []
     private var timers: [LoopTimer] = []
     private var stopper: LoopAsync?
     private var thread = pthread_t()
@@ -30,10 +31,20 @@ public final class HealthChecker: FlushScheduler {
             timer.start(afterMs: 0, repeatMs: UInt64(pool.health.intervalMs))
             timers.append(timer)
         }
+        for (p, pool) in config.pools.enumerated() where pool.sentinel.isEnabled {
+            watchers.append(SentinelWatcher(checker: self, pool: pool, poolIndex: p))
+        }
+        for w in watchers { w.start() }
         stopper = LoopAsync(loop) { [unowned self] in self.shutDown() }
     }
 
-    public var isEnabled: Bool { !probes.isEmpty }
+    public var isEnabled: Bool { !probes.isEmpty || !watchers.isEmpty }
+
+    /// A server moved to a new address: its probe's connection to the old one is dropped, so
+    /// the next check (and nothing older) speaks for the new master.
+    func addressSwitched(pool: Int, server: Int) {
+        for p in probes where p.poolIndex == pool && p.serverIndex == server { p.addressSwitched() }
+    }
 
     public func start() {
         guard isEnabled else { stopper?.close(); stopper = nil; return }
@@ -52,6 +63,7 @@ public final class HealthChecker: FlushScheduler {
     private func shutDown() {
         for t in timers { t.close() }
         for p in probes { p.close() }
+        for w in watchers { w.close() }
         stopper?.close()
         stopper = nil
     }
@@ -75,6 +87,9 @@ final class HealthProbe: StreamHandler {
     private var deadline: LoopTimer?
     private let expected: [UInt8]
     private let user: String?
+    /// The board's switch count for the server when this probe's connection was made: a
+    /// failure of a connection to an older address says nothing of the current one.
+    private var switches: UInt64 = 0
 
     init(checker: HealthChecker, pool: PoolConfig, poolIndex: Int, serverIndex: Int, address: sockaddr_storage) {
         self.checker = checker
@@ -116,8 +131,11 @@ final class HealthProbe: StreamHandler {
             s.handler = self
             s.connect(toPath: path)
         case let .tcp(host, port):
-            var a = address
-            if !isNumericHost(host) {
+            let current = checker.board.currentAddress(pool: poolIndex, server: serverIndex)
+            switches = current.switches
+            var a = current.address
+            // A name is re-resolved until Sentinel gives an address, which then stands.
+            if switches == 0 && !isNumericHost(host) {
                 // Blocking is acceptable here: this is the checker's thread, not a worker's.
                 switch resolveAddress(host: host, port: port) {
                 case let .success(fresh):
@@ -147,7 +165,7 @@ final class HealthProbe: StreamHandler {
     private func failed(_ why: String) {
         awaiting = 0
         deadline?.stop()
-        checker.board.checkFailed(pool: poolIndex, server: serverIndex, why: why)
+        checker.board.checkFailed(pool: poolIndex, server: serverIndex, why: why, switches: switches)
     }
 
     private func passed() {
@@ -184,6 +202,13 @@ final class HealthProbe: StreamHandler {
         if self.stream === stream { self.stream = nil }
         stream.close()
         if awaiting > 0 { failed(error == UV_EOF.rawValue ? "connection closed" : uvErrorName(error)) }
+    }
+
+    func addressSwitched() {
+        awaiting = 0
+        deadline?.stop()
+        stream?.close()
+        stream = nil
     }
 
     func close() {

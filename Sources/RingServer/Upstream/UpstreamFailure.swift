@@ -17,6 +17,8 @@ enum UpstreamFailure: Equatable, CustomStringConvertible {
     case protocolError(String)
     /// A reply with no request waiting for it.
     case unexpectedReply
+    /// Sentinel moved the server to a new master: the connection to the old one is retired.
+    case failedOver
 
     var description: String {
         switch self {
@@ -26,6 +28,8 @@ enum UpstreamFailure: Equatable, CustomStringConvertible {
         case .cannotConnect: return "cannot connect"
         case let .protocolError(why): return "protocol error in reply (\(why))"
         case .unexpectedReply: return "sent a reply nobody asked for"
+        case .failedOver:
+            return "Sentinel failed the server over to a new master while the command was in flight; it may or may not have been applied"
         }
     }
 
@@ -34,7 +38,7 @@ enum UpstreamFailure: Equatable, CustomStringConvertible {
         switch self {
         case .timedOut: return .serverTimedout
         case .closedByServer: return .serverEOF
-        case .connectionError, .cannotConnect, .protocolError, .unexpectedReply: return .serverErr
+        case .connectionError, .cannotConnect, .protocolError, .unexpectedReply, .failedOver: return .serverErr
         }
     }
 
@@ -43,14 +47,17 @@ enum UpstreamFailure: Equatable, CustomStringConvertible {
     var marksServerDown: Bool {
         switch self {
         case .closedByServer, .connectionError, .cannotConnect: return true
-        case .timedOut, .protocolError, .unexpectedReply: return false
+        case .timedOut, .protocolError, .unexpectedReply, .failedOver: return false
         }
     }
 
     /// After a timeout the server is slow, not gone: requests still unsent move to a new
     /// connection instead of failing with the one that waited too long.
+    /// After a failover the new master takes them: only what the old one may have run fails.
     var resendsUnsent: Bool {
-        if case .timedOut = self { return true }
-        return false
+        switch self {
+        case .timedOut, .failedOver: return true
+        default: return false
+        }
     }
 }

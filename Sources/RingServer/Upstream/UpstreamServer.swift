@@ -40,6 +40,10 @@ final class UpstreamServer {
     /// Down according to the HealthBoard.
     private(set) var isDown = false
     private(set) var downReason = ""
+    /// How many Sentinel switches of this server's address this worker has applied (see
+    /// HealthBoard.switchAddress); failures are reported with it, so the board can tell the
+    /// old master's from the new one's.
+    private(set) var addressSwitches: UInt64 = 0
 
     init(worker: Worker, pool: PoolRuntime, spec: ServerSpec, index: Int, address: sockaddr_storage) {
         self.worker = worker
@@ -153,7 +157,23 @@ final class UpstreamServer {
     /// failure is not reported: the connect back-off alone paces the retries.
     private func reportDown(_ failure: UpstreamFailure) {
         guard pool.config.health.intervalMs > 0 else { return }
-        pool.board?.passiveFailure(pool: pool.index, server: index, why: failure.description)
+        pool.board?.passiveFailure(pool: pool.index, server: index, why: failure.description, switches: addressSwitches)
+    }
+
+    /// Sentinel moved the server: every connection to the old master is retired at once,
+    /// shared and leased alike. Unsent requests move to the new master; written ones fail
+    /// (see UpstreamFailure.failedOver); blocked clients get their error with their lease;
+    /// the worker's subscriptions move with the pub/sub link.
+    func addressChanged(switches: UInt64) {
+        guard switches != addressSwitches else { return }
+        addressSwitches = switches
+        backoff.reset()
+        consecutiveRequestFailures = 0
+        lastFailure = nil
+        var old: [UpstreamConnection] = []
+        forEachConnection { old.append($0) }
+        for c in old { c.fail(.failedOver) }
+        pool.pubsub.serverMoved(index)
     }
 
     func connectionSucceeded() {
@@ -173,6 +193,8 @@ final class UpstreamServer {
             for i in list.indices where list[i] === connection { list[i] = nil }
             otherDatabases[connection.database] = list
         }
+        // Retired for a failover: the server is not failing, its new master is waiting.
+        if failure == .failedOver { return }
         consecutiveRequestFailures += 1
         if failure.marksServerDown || consecutiveRequestFailures >= pool.config.serverFailureLimit {
             reportDown(failure)
