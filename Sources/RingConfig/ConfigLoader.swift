@@ -49,6 +49,18 @@ public enum ConfigLoader {
         return config
     }
 
+    /// The `ringproxy:` settings, each read back as YAML writes it (RingConfigTests checks
+    /// that parseSettings reads it back). All are process-wide: the worker threads, the
+    /// admin listener and the limits every worker's parsers were built with, so a reload
+    /// reports a change to one as needing a restart (ConfigDiff).
+    public static let settings: [(name: String, render: @Sendable (ProxyConfig) -> String)] = [
+        ("threads", { String($0.threads) }),
+        ("admin", { $0.admin.map { "\($0.host):\($0.port)" } ?? "off" }),
+        ("max_bulk_len", { String($0.requestLimits.bulkLength) }),
+        ("max_multibulk_len", { String($0.requestLimits.argumentCount) }),
+        ("max_inline_len", { String($0.requestLimits.inlineLength) }),
+    ]
+
     static func parseSettings(_ node: YAMLNode, into config: inout ProxyConfig, _ fail: (YAMLNode?, String, String) -> ConfigError) throws {
         guard let m = node.mapping else { throw fail(node, settingsKey, "must be a mapping of settings") }
         for (k, v) in m {
@@ -78,7 +90,8 @@ public enum ConfigLoader {
                 default: config.requestLimits.inlineLength = n
                 }
             default:
-                throw fail(k, "\(settingsKey).\(key)", "unknown setting (known: threads, admin, max_bulk_len, max_multibulk_len, max_inline_len)")
+                let known = settings.map(\.name).joined(separator: ", ")
+                throw fail(k, "\(settingsKey).\(key)", "unknown setting (known: \(known))")
             }
         }
     }
@@ -132,6 +145,14 @@ public enum ConfigLoader {
         }
         guard parts.count == 1, case let .success(address) = HostPort.parse(first) else { return nil }
         return .tcp(host: address.host, port: address.port)
+    }
+
+    /// What parseListen reads back as `listen`: the mode of a unix socket in octal.
+    public static func listenText(_ listen: ListenAddress) -> String {
+        switch listen {
+        case let .unix(path, mode?): return path + " 0" + String(mode, radix: 8)
+        default: return listen.description
+        }
     }
 
     static func readFile(_ path: String) -> String? {

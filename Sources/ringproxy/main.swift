@@ -26,16 +26,18 @@ if options.describeStats { print(StatsDescription.text) }
 if options.showVersion || options.showHelp || options.describeStats { exit(0) }
 for notice in options.notices { fputs("ringproxy: \(notice)\n", stderr) }
 
+if options.testOnly {
+    let check = ConfigCheck.run(path: options.configPath, running: options.diffAgainst)
+    for line in check.errors { fputs(line + "\n", stderr) }
+    for line in check.output { print(line) }
+    exit(check.status)
+}
+
 var config: ProxyConfig
 do {
     config = try ConfigLoader.load(path: options.configPath)
 } catch {
     fail("configuration error: \(error)", status: 1)
-}
-if options.testOnly {
-    for w in config.warnings { fputs("ringproxy: warning: \(w)\n", stderr) }
-    print("ringproxy: configuration file '\(options.configPath)' syntax is ok (\(config.pools.count) pool(s))")
-    exit(0)
 }
 guard Log.shared.configure(level: LogLevel(verbosity: options.verbosity), path: options.logFile) else {
     fail("cannot open log file '\(options.logFile ?? "")'", status: 2)

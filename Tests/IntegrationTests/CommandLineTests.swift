@@ -1,5 +1,5 @@
-// The command line: config checking, errors that name file, line and key, exit codes,
-// nutcracker's flags (combined, -d, -D, -m, -i), unix socket permissions.
+// The command line: config checking (and -t --diff against a running file), errors that
+// name file, line and key, exit codes, nutcracker's flags (combined, -d, -D, -m, -i), unix socket permissions.
 
 import Foundation
 import XCTest
@@ -35,6 +35,50 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(Harness.run(bin, ["--bogus"], timeout: 10).status, 2)
         XCTAssertTrue(Harness.run(bin, ["--version"], timeout: 10).stdout.hasPrefix("ringproxy "))
         XCTAssertTrue(Harness.run(bin, ["--help"], timeout: 10).stdout.contains("--test-conf"))
+    }
+
+    /// -t --diff RUNNING -c NEW: NEW is checked as a reload reads it, then what a reload
+    /// would change is listed; a bad NEW fails as -t does, and nothing is compared.
+    func testCheckWithDiffAgainstTheRunningFile() throws {
+        let bin = Harness.ringproxyBinary
+        let dir = Harness.tempDir()
+        let running = dir + "/running.yml", new = dir + "/new.yml", bad = dir + "/bad.yml"
+        let servers = ["10.0.0.1:6379:1 cache-1", "10.0.0.2:6379:1 cache-2", "10.0.0.3:6379:1 cache-3"]
+        func pool(_ servers: [String], _ settings: String) -> String {
+            "cache:\n  listen: 127.0.0.1:22121\n  redis: true\n\(settings)  servers:\n" + servers.map { "    - \($0)\n" }.joined()
+        }
+        try ("ringproxy:\n  threads: 2\n" + pool(servers, "  timeout: 400\n  redis_auth: old-secret\n"))
+            .write(toFile: running, atomically: true, encoding: .utf8)
+        try ("ringproxy:\n  threads: 4\n" + pool([servers[0], servers[2], "10.0.0.4:6379:1 cache-4"], "  timeout: 1000\n  redis_auth: new-secret\n"))
+            .write(toFile: new, atomically: true, encoding: .utf8)
+        try "cache:\n  listen: 127.0.0.1:22121\n  redis: true\n  colour: blue\n".write(toFile: bad, atomically: true, encoding: .utf8)
+
+        let r = Harness.run(bin, ["-t", "--diff", running, "-c", new], timeout: 10)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.split(separator: "\n").map(String.init), [
+            "ringproxy: configuration file '\(new)' syntax is ok (1 pool(s))",
+            "ringproxy: changes from '\(running)':",
+            "  pool cache: servers +cache-4, -cache-2, timeout 400 -> 1000, redis_auth changed",
+            "  needs a restart: threads 2 -> 4 (kept)",
+        ])
+        XCTAssertFalse(r.stdout.contains("secret"), "passwords are never printed")
+
+        let same = Harness.run(bin, ["-t", "--diff=" + running, "-c", running], timeout: 10)
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertTrue(same.stdout.hasSuffix("changes from '\(running)':\n  no change\n"), same.stdout)
+
+        let failed = Harness.run(bin, ["-t", "--diff", running, "-c", bad], timeout: 10)
+        XCTAssertEqual(failed.status, 1)
+        XCTAssertTrue(failed.stderr.contains("configuration error: \(bad):4: cache.colour: unknown pool setting"), failed.stderr)
+        XCTAssertFalse(failed.stdout.contains("changes from"), failed.stdout)
+
+        let badRunning = Harness.run(bin, ["-t", "--diff", bad, "-c", new], timeout: 10)
+        XCTAssertEqual(badRunning.status, 1, "the comparison asked for could not be made")
+        XCTAssertTrue(badRunning.stderr.contains("running configuration error: \(bad):4:"), badRunning.stderr)
+
+        let withoutTest = Harness.run(bin, ["--diff", running, "-c", new], timeout: 10)
+        XCTAssertEqual(withoutTest.status, 2)
+        XCTAssertTrue(withoutTest.stderr.contains("--diff goes with -t"), withoutTest.stderr)
     }
 
     /// Arguments read as nutcracker's getopt reads them: flags combine (-tc FILE), a flag

@@ -89,8 +89,24 @@ final class LaunchOptionsTests: XCTestCase {
         XCTAssertEqual(options("--conf-file c.yml --test-conf --threads 3 --verbose 7 --output l.log --pid-file p.pid --stats-port 2222 --stats-addr 0.0.0.0 --version --help"), expected)
     }
 
+    /// --diff is long only (nutcracker has no letter for it) and goes with -t.
+    func testDiffWithTest() {
+        var expected = LaunchOptions()
+        expected.testOnly = true
+        expected.configPath = "new.yml"
+        expected.diffAgainst = "old.yml"
+        for line in ["-t --diff old.yml -c new.yml", "--diff=old.yml -tc new.yml", "-c new.yml --di old.yml -t"] {
+            XCTAssertEqual(options(line), expected, line)
+        }
+        XCTAssertEqual(error("--diff old.yml -c new.yml"), "--diff goes with -t: it lists what the file -t checks would change")
+        XCTAssertEqual(error("-t --diff"), "option '--diff' needs a value")
+        XCTAssertEqual(error("--d x"), "option '--d' is ambiguous (--diff, --daemonize, --describe-stats)")
+        XCTAssertNil(options("-t")?.diffAgainst)
+    }
+
     func testUsageNamesEveryOption() {
-        for name in ["--conf-file", "--test-conf", "--threads", "--verbose", "--output", "--pid-file", "--stats-port",
+        XCTAssertTrue(LaunchOptions.usage.contains("\n      --diff FILE "), LaunchOptions.usage)
+        for name in ["--diff", "--conf-file", "--test-conf", "--threads", "--verbose", "--output", "--pid-file", "--stats-port",
                      "--stats-addr", "--daemonize", "--describe-stats", "--stats-interval", "--mbuf-size", "--version", "--help"] {
             XCTAssertTrue(LaunchOptions.usage.contains(name), name)
         }

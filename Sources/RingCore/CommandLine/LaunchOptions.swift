@@ -5,6 +5,8 @@
 public struct LaunchOptions: Equatable, Sendable {
     public var configPath = "conf/ringproxy.yml"
     public var testOnly = false
+    /// `--diff FILE` (with -t): the running config file to list the new one's changes against.
+    public var diffAgainst: String?
     public var threads: Int?
     public var verbosity = 5
     public var logFile: String?
@@ -24,6 +26,11 @@ public struct LaunchOptions: Equatable, Sendable {
     static let table: [Option] = [
         Option("c", ["conf-file", "config"], value: "FILE", "configuration file (default: conf/ringproxy.yml)") { $0.configPath = $1 },
         Option("t", ["test-conf"], "check the configuration and exit") { o, _ in o.testOnly = true },
+        // Long only: nutcracker has no such flag, and a letter of its own could clash with one
+        // nutcracker adds.
+        Option(nil, ["diff"], value: "FILE", "with -t: what a reload from the running FILE would change") {
+            $0.diffAgainst = $1
+        },
         Option("T", ["threads"], value: "N", "worker threads (default: the config's, else one per core)") {
             $0.threads = try integer("-T", $1, 0...1024)
         },
@@ -63,7 +70,7 @@ public struct LaunchOptions: Equatable, Sendable {
             "Options:",
         ]
         for option in table where !option.long.isEmpty {
-            var names = "-\(option.short), " + option.long.map { "--" + $0 }.joined(separator: ", ")
+            var names = (option.short.map { "-\($0), " } ?? "    ") + option.long.map { "--" + $0 }.joined(separator: ", ")
             if let v = option.value { names += " \(v)" }
             lines.append("  " + names.padding(to: 34) + option.help)
         }
@@ -71,6 +78,7 @@ public struct LaunchOptions: Equatable, Sendable {
             "",
             "Short flags combine as nutcracker's do (-tc FILE, -dv 6); values may follow at once",
             "(-cFILE) or after '=' (--conf-file=FILE); a long name may be shortened while unique.",
+            "-t --diff RUNNING -c NEW checks NEW as a reload would and lists what it would change.",
             "With -d, log to a file (-o): the daemon's stderr is closed once it listens.",
         ]
         return lines.joined(separator: "\n")
@@ -133,6 +141,9 @@ public struct LaunchOptions: Equatable, Sendable {
         } catch {
             return .failure(LaunchOptionsError("\(error)"))
         }
+        if options.diffAgainst != nil && !options.testOnly {
+            return .failure(LaunchOptionsError("--diff goes with -t: it lists what the file -t checks would change"))
+        }
         return .success(options)
     }
 
@@ -155,14 +166,15 @@ public struct LaunchOptions: Equatable, Sendable {
     }
 
     struct Option {
-        let short: Character
+        /// nil: a long name only.
+        let short: Character?
         let long: [String]
         /// The value's name in `usage`; nil for a flag without a value.
         let value: String?
         let help: String
         let apply: (inout LaunchOptions, String) throws -> Void
 
-        init(_ short: Character, _ long: [String], value: String? = nil, _ help: String,
+        init(_ short: Character?, _ long: [String], value: String? = nil, _ help: String,
              _ apply: @escaping (inout LaunchOptions, String) throws -> Void) {
             self.short = short
             self.long = long
