@@ -18,22 +18,26 @@ extension PoolKey {
 
     static let sentinelKeys: [PoolKey] = [
         .form("sentinels", .ringproxy, "list of host:port", default: .described("none"),
-              "Redis Sentinels to follow: each server's name is its Sentinel master name, and its address follows failovers") {
+              "Redis Sentinels to follow: each server's name is its Sentinel master name, and its address follows failovers",
+              show: { pool in
+                  pool.sentinel.sentinels.isEmpty ? nil
+                      : "[" + pool.sentinel.sentinels.map { "\"\($0.host):\($0.port)\"" }.joined(separator: ", ") + "]"
+              }) {
             pool, node throws(PoolKeyError) in
             pool.sentinel.sentinels = try sentinelList(node)
         },
         .integer("sentinel_poll_interval", .ringproxy, sentinelPollRangeMs, default: .value("1000"),
-                 "ms between polls of every sentinel (the +switch-master subscriptions act at once; polls back them up)") {
-            $0.sentinel.pollIntervalMs = $1
-        },
+                 "ms between polls of every sentinel (the +switch-master subscriptions act at once; polls back them up)",
+                 \.sentinel.pollIntervalMs),
         .integer("sentinel_timeout", .ringproxy, 1...maxSentinelTimeoutMs, default: .value("300"),
-                 "ms a sentinel query, connect or ROLE check may take; a slower sentinel is passed over") {
-            $0.sentinel.timeoutMs = $1
-        },
+                 "ms a sentinel query, connect or ROLE check may take; a slower sentinel is passed over",
+                 \.sentinel.timeoutMs),
         .text("sentinel_auth", .ringproxy, "a password", default: .described("none"),
-              "sent as AUTH to every sentinel") { pool, text, _ in pool.sentinel.password = text },
+              "sent as AUTH to every sentinel", secret: true, show: { $0.sentinel.password }) { pool, text, _ in
+            pool.sentinel.password = text
+        },
         .text("sentinel_user", .ringproxy, "an ACL user name", default: .described("none (the default user)"),
-              "the sentinels' ACL user, with sentinel_auth") { pool, text, node throws(PoolKeyError) in
+              "the sentinels' ACL user, with sentinel_auth", show: { $0.sentinel.user }) { pool, text, node throws(PoolKeyError) in
             guard !text.isEmpty, !text.contains(where: { $0 == " " || $0 == "\r" || $0 == "\n" }) else {
                 throw PoolKeyError(node, "must be one word, an ACL user name")
             }
@@ -41,9 +45,8 @@ extension PoolKey {
             pool.sentinel.user = text
         },
         .integer("failover_hold", .ringproxy, 0...maxFailoverHoldMs, default: .value("0"),
-                 "ms a failing-over group's requests may wait for the new master; accepted, not yet in effect (0: they get down_server_reply)") {
-            $0.sentinel.failoverHoldMs = $1
-        },
+                 "ms a failing-over group's requests may wait for the new master; accepted, not yet in effect (0: they get down_server_reply)",
+                 \.sentinel.failoverHoldMs),
     ]
 
     static func sentinelList(_ node: YAMLNode) throws(PoolKeyError) -> [HostPort] {

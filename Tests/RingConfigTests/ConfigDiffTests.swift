@@ -204,10 +204,34 @@ final class ConfigDiffTests: XCTestCase {
             XCTAssertEqual(canonical(again.pools[0]), canonical(original), yaml)
             XCTAssertTrue(again.warnings.isEmpty, "\(again.warnings)")
         }
-        var busyKeys = PoolKey.table.map(\.name)
+        // The Sentinel keys need named TCP servers, which the busy pool has not: they have a
+        // pool of their own below.
+        let sentinelNames = Set(PoolKey.sentinelKeys.map(\.name))
+        var busyKeys = PoolKey.table.map(\.name).filter { !sentinelNames.contains($0) }
         busyKeys.removeAll { $0 == "redis" }
         XCTAssertEqual(PoolDiff(running: plain.pools[0], new: busy.pools[0]).settings.count + PoolDiff.structuralKeys.count,
                        busyKeys.count, "every key but `redis` differs from its default in the busy pool")
+    }
+
+    func testSentinelKeysRenderToWhatLoadsBackTheSamePool() throws {
+        let named = ["10.0.0.1:6379:1 shard-a", "10.0.0.2:6379:1 shard-b"]
+        let followed = try config(pool(servers: named, """
+              sentinels: ["10.0.1.1:26379", "10.0.1.2:26380"]
+              sentinel_poll_interval: 250
+              sentinel_timeout: 120
+              sentinel_auth: "se\\"cret"
+              sentinel_user: watcher
+              failover_hold: 1500
+
+            """))
+        var yaml = "cache:\n"
+        for key in PoolKey.table {
+            if let value = key.render(followed.pools[0]) { yaml += "  \(key.name): \(value)\n" }
+        }
+        XCTAssertEqual(canonical(try config(yaml).pools[0]), canonical(followed.pools[0]), yaml)
+        let plain = try config(pool(servers: named))
+        XCTAssertEqual(Set(PoolDiff(running: plain.pools[0], new: followed.pools[0]).settings.map(\.name)),
+                       Set(PoolKey.sentinelKeys.map(\.name)))
     }
 
     /// deny_commands and key_routes are sets in effect and render sorted; the order they
