@@ -16,7 +16,8 @@ public enum StatsDescription {
         ("state_reason", "why the state last changed"),
         ("failed_checks", "# failed health checks"),
         ("ejections", "# times the server was marked down"),
-        ("address", "the server's address (host:port or socket path)"),
+        ("address", "the server's current address (host:port or socket path; with sentinels, the master Sentinel names)"),
+        ("failovers", "# times Sentinel moved the server to another address"),
         ("routed_prefixes", "key prefixes key_routes sends to this server, comma-separated (empty: none)"),
         ("latency_us", "p50, p90, p99, p999 and max microseconds from queueing to reply"),
     ]
@@ -39,6 +40,7 @@ public enum StatsDescription {
             "ringproxy_upstream_NAME_total (gauges without _total) with labels pool and upstream,",
             "and ringproxy_upstream_up, ringproxy_upstream_state_since_seconds,",
             "ringproxy_upstream_failed_checks_total, ringproxy_upstream_ejections_total,",
+            "ringproxy_upstream_address_info, ringproxy_upstream_failovers_total,",
             "ringproxy_upstream_latency_seconds and ringproxy_command_latency_seconds (histograms),",
             "ringproxy_uptime_seconds and ringproxy_build_info.",
         ]
