@@ -77,6 +77,20 @@ public enum KeyLayout: Equatable, Sendable {
     case afterStreams
     /// PUBLISH: the channel, argument 1, routed as a key would be.
     case channel
+    /// SORT: the key, the last STORE destination, and the BY/GET patterns (RequestKeys).
+    case sort
+    /// SORT_RO: the key and the BY/GET patterns.
+    case sortReadOnly
+    /// GEORADIUS, GEORADIUSBYMEMBER: the key and the last STORE/STOREDIST destination.
+    case storeOption
+}
+
+/// Where a command names a database.
+public enum DatabaseArgument: Equatable, Sendable {
+    /// MOVE key db: the argument at this index.
+    case at(Int)
+    /// COPY src dst [DB db]: the argument after this (lower-case) keyword.
+    case afterKeyword(String)
 }
 
 public struct CommandInfo: Sendable {
@@ -93,6 +107,8 @@ public struct CommandInfo: Sendable {
     /// Blocks the client (BLPOP...; XREAD and XREADGROUP only with BLOCK): it runs on a
     /// connection of its own.
     public let blocks: Bool
+    /// MOVE, COPY: where the command names a database (checked against the pool's).
+    public let databaseArgument: DatabaseArgument?
     /// Position in `CommandTable.commands` (for per-command statistics).
     public let index: Int
 }
@@ -110,7 +126,8 @@ public struct CommandTable: Sendable {
             CommandInfo(spec: spec, route: CommandTable.route(for: spec), displayName: spec.name.uppercased(),
                         miss: MissReply.forCommand(spec), wireName: ProxyCommandPolicy.row(spec.name)?.wireName,
                         keyLayout: ProxyCommandPolicy.row(spec.name)?.keyLayout ?? .spec,
-                        blocks: spec.flags.contains(.blocking), index: i)
+                        blocks: spec.flags.contains(.blocking),
+                        databaseArgument: ProxyCommandPolicy.row(spec.name)?.database, index: i)
         }
         var size = 1
         while size < commands.count * 4 { size <<= 1 }

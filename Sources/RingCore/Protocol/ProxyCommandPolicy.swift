@@ -39,15 +39,18 @@ public struct ProxyCommandRow: Sendable {
     public let deniedByDefault: Bool
     /// Where the keys are when Redis's key spec cannot say (nil: by the spec).
     public let keyLayout: KeyLayout?
+    /// Where the command names a database (MOVE, COPY), checked against the pool's.
+    public let database: DatabaseArgument?
 
     init(_ name: String, _ action: ProxyAction? = nil, miss: MissReply? = nil, wire: StaticString? = nil,
-         denied: Bool = false, keys: KeyLayout? = nil) {
+         denied: Bool = false, keys: KeyLayout? = nil, database: DatabaseArgument? = nil) {
         self.name = name
         self.action = action
         self.miss = miss
         self.wireName = wire
         self.deniedByDefault = denied
         self.keyLayout = keys
+        self.database = database
     }
 }
 
@@ -90,6 +93,15 @@ public enum ProxyCommandPolicy {
         ProxyCommandRow("xreadgroup", .routeByKeys, keys: .afterStreams),
         ProxyCommandRow("publish", .routeByKeys, keys: .channel),
         ProxyCommandRow("spublish", .routeByKeys, keys: .channel),
+        // Keys in options (RequestKeys): SORT's STORE and the keys its BY/GET patterns name,
+        // GEORADIUS's STORE/STOREDIST. All must be on the key's server, or it is refused.
+        ProxyCommandRow("sort", .routeByKeys, keys: .sort),
+        ProxyCommandRow("sort_ro", .routeByKeys, miss: .emptyArray, keys: .sortReadOnly),
+        ProxyCommandRow("georadius", .routeByKeys, keys: .storeOption),
+        ProxyCommandRow("georadiusbymember", .routeByKeys, keys: .storeOption),
+        // Another database of the key's own server: keys stay on their server in every
+        // database, so only the database number must be one clients can SELECT.
+        ProxyCommandRow("move", database: .at(2)), ProxyCommandRow("copy", database: .afterKeyword("db")),
 
         // Pub/sub on the worker's shared subscriber connections: a channel on its server, a
         // pattern on every server (SubscriptionTable).
@@ -153,7 +165,7 @@ public enum ProxyCommandPolicy {
         miss("lrange", .emptyArray), miss("zrange", .emptyArray), miss("zrangebyscore", .emptyArray),
         miss("zrevrange", .emptyArray), miss("zrevrangebyscore", .emptyArray), miss("zrangebylex", .emptyArray),
         miss("zrevrangebylex", .emptyArray), miss("hkeys", .emptyArray), miss("hvals", .emptyArray),
-        miss("xrange", .emptyArray), miss("xrevrange", .emptyArray), miss("sort_ro", .emptyArray),
+        miss("xrange", .emptyArray), miss("xrevrange", .emptyArray),
         miss("zdiff", .emptyArray), miss("zinter", .emptyArray), miss("zunion", .emptyArray),
         miss("hrandfield", .emptyArray), miss("zrandmember", .emptyArray), miss("georadius_ro", .emptyArray),
         miss("georadiusbymember_ro", .emptyArray), miss("geosearch", .emptyArray),

@@ -34,7 +34,7 @@ final class PoolRuntime {
         let table = worker.commands
         policy = PoolPolicy(name: config.name, denyCommands: config.denyCommands, hashTag: config.hashTag, table: table,
                             keylessScriptsAnyServer: config.keylessScriptsAnyServer,
-                            multiAcrossServers: config.multiAcrossServers)
+                            multiAcrossServers: config.multiAcrossServers, databases: config.databases)
         localSettings = LocalSettings(password: config.clientPassword, user: config.clientUser,
                                       commandCount: table.commands.filter { !$0.spec.name.contains("|") }.count,
                                       databases: config.databases, startDatabase: config.redisDB)
