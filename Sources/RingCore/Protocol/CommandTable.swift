@@ -46,12 +46,17 @@ public enum SplitKind: Equatable, Sendable {
     /// PUBSUB NUMPAT: the largest count (the proxy subscribes every pattern on every server,
     /// so any one server counts each pattern once; a sum would count it per server).
     case maxInteger
+    /// LASTSAVE: the smallest integer (every server has saved since that time).
+    case minInteger
+    /// SLOWLOG GET, LATENCY..., MEMORY STATS: every server's reply, combined and tagged with
+    /// the server's name (ServerReplies).
+    case byServer(ServerMerge)
     /// Not a route: one SCAN page from one server, its cursor rewritten (ScanPage).
     case scanPage
 }
 
 public enum LocalCommand: Equatable, Sendable {
-    case ping, echo, quit, select, command, config, client, hello, auth, info, time, reset
+    case ping, echo, quit, select, command, config, client, hello, auth, info, time, reset, role
 }
 
 public enum UnsupportedReason: Equatable, Sendable {

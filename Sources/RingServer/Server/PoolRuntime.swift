@@ -35,9 +35,11 @@ final class PoolRuntime {
         policy = PoolPolicy(name: config.name, denyCommands: config.denyCommands, hashTag: config.hashTag, table: table,
                             keylessScriptsAnyServer: config.keylessScriptsAnyServer,
                             multiAcrossServers: config.multiAcrossServers, databases: config.databases)
-        localSettings = LocalSettings(password: config.clientPassword, user: config.clientUser,
-                                      commandCount: table.commands.filter { !$0.spec.name.contains("|") }.count,
-                                      databases: config.databases, startDatabase: config.redisDB)
+        var settings = LocalSettings(password: config.clientPassword, user: config.clientUser,
+                                     commandCount: table.commands.filter { !$0.spec.name.contains("|") }.count,
+                                     databases: config.databases, startDatabase: config.redisDB)
+        settings.denied = policy.denied
+        localSettings = settings
         outputLimit = OutputLimit(hardBytes: config.pubsubOutputHardLimit, softBytes: config.pubsubOutputSoftLimit,
                                   softSeconds: config.pubsubOutputSoftSeconds)
         for (i, spec) in config.servers.enumerated() {
