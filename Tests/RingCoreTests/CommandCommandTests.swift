@@ -150,6 +150,13 @@ final class CommandCommandTests: XCTestCase {
                       "\(String(describing: docs["migrate"]?["summary"]))")
         XCTAssertTrue(docs["flushall"]?["summary"]?.text?.hasSuffix("[ringproxy: denied by deny_commands]") ?? false)
         XCTAssertNotNil(docs["config|set"]?["arguments"])
+        // Subcommands: a container answered by the proxy marks none; a refused one all, with
+        // its own reason; a routed one each by its own route.
+        let subs = answer(["DOCS", "config|get", "cluster|info", "memory|usage", "memory|doctor"], version: .resp3)
+        XCTAssertEqual(subs["config|get"]?["summary"]?.text?.contains("ringproxy"), false)
+        XCTAssertTrue(subs["cluster|info"]?["summary"]?.text?.contains("'CLUSTER' is not supported through the proxy") ?? false)
+        XCTAssertEqual(subs["memory|usage"]?["summary"]?.text?.contains("ringproxy"), false)
+        XCTAssertTrue(subs["memory|doctor"]?["summary"]?.text?.contains("it would need every server") ?? false)
     }
 
     func testGetKeysErrorsAsRedis() {

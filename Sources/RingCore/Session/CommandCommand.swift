@@ -123,6 +123,12 @@ public enum CommandCommand {
     static func refusal(_ name: String, settings: LocalSettings) -> String? {
         let table = CommandTable.redis70
         guard let info = table.commands.first(where: { $0.spec.name == name }) else { return nil }
+        if let bar = name.firstIndex(of: "|"), let container = table.commands.first(where: { $0.spec.name == name[..<bar] }) {
+            // A container the proxy answers itself (CONFIG, CLIENT) or refuses as a whole
+            // decides for its subcommands; only a routed one leaves it to each subcommand.
+            if let note = refusal(container.spec.name, settings: settings) { return note }
+            if container.route != .keyed { return nil }
+        }
         if info.index < settings.denied.count && settings.denied[info.index] { return "denied by deny_commands" }
         if case let .unsupported(reason) = info.route {
             let text = ProxyError.unsupported(command: info.displayName.replacingPipe(), reason).message
