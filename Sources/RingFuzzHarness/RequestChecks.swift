@@ -139,7 +139,8 @@ func checkOneReply(_ bytes: UnsafeRawBufferPointer, _ what: @autoclosure () -> S
 /// command's key spec, and every key lives on that server.
 func checkForwardedKeys(_ info: CommandInfo, _ request: RequestView, server: Int, _ pool: FuzzPool) {
     if info.keyLayout != .spec {
-        guard let keys = RoutePlanner.keys(info.keyLayout, request) else { check(false, "\(info.spec.name) forwarded without keys"); return }
+        guard case let .success(keys) = RequestKeys.indices(info.spec, layout: info.keyLayout, request), !keys.isEmpty
+        else { check(false, "\(info.spec.name) forwarded without keys"); return }
         for i in keys { check(pool.route(request[i]) == server, "\(info.spec.name): key \(i) does not live on server \(server)") }
         return
     }

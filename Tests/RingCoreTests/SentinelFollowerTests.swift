@@ -67,25 +67,25 @@ final class SentinelFollowerTests: XCTestCase {
 
     func testParsesSentinelMasterAndInfo() {
         let reply = Array("*8\r\n$4\r\nname\r\n$7\r\nshard-b\r\n$2\r\nip\r\n$9\r\n10.0.0.22\r\n$4\r\nport\r\n$4\r\n6379\r\n$12\r\nconfig-epoch\r\n$1\r\n7\r\n".utf8)
-        let (value, used) = RESPValue.parse(reply)!
+        let (value, used) = reply.withUnsafeBytes { RESPValue.parse($0) }!
         XCTAssertEqual(used, reply.count)
         XCTAssertEqual(SentinelAnswer(fields: value.fields!, tilt: false), answer(new, 7))
         XCTAssertNil(SentinelAnswer(fields: ["ip": "10.0.0.22", "port": "6379"], tilt: false))
-        XCTAssertNil(RESPValue.parse(reply.dropLast(3)), "incomplete")
+        XCTAssertNil(Array(reply.dropLast(3)).withUnsafeBytes { RESPValue.parse($0) }, "incomplete")
         XCTAssertTrue(SentinelAnswer.tilt(inInfo: "# Sentinel\r\nsentinel_masters:3\r\nsentinel_tilt:1\r\n"))
         XCTAssertFalse(SentinelAnswer.tilt(inInfo: "# Sentinel\r\nsentinel_tilt:0\r\nsentinel_tilt_since_seconds:-1\r\n"))
     }
 
     func testRoleReply() {
-        let master = RESPValue.parse(Array("*3\r\n$6\r\nmaster\r\n:100\r\n*0\r\n".utf8))!.0
-        let replica = RESPValue.parse(Array("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:10\r\n".utf8))!.0
+        let master = RESPValue.parse(Array("*3\r\n$6\r\nmaster\r\n:100\r\n*0\r\n".utf8))!
+        let replica = RESPValue.parse(Array("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:10\r\n".utf8))!
         XCTAssertTrue(SentinelFollower.isMasterRole(master))
         XCTAssertFalse(SentinelFollower.isMasterRole(replica))
-        XCTAssertFalse(SentinelFollower.isMasterRole(.error("ERR")))
+        XCTAssertFalse(SentinelFollower.isMasterRole(.error(Array("ERR".utf8))))
     }
 
     func testDepthIsBounded() {
-        let deep = Array(String(repeating: "*1\r\n", count: RESPValue.maxDepth + 2).utf8) + Array(":1\r\n".utf8)
+        let deep = Array(String(repeating: "*1\r\n", count: RESPValue.maximumDepth + 2).utf8) + Array(":1\r\n".utf8)
         XCTAssertNil(RESPValue.parse(deep))
     }
 }

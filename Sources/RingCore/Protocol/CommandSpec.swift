@@ -45,10 +45,15 @@ public struct RedisCommandSpec: Sendable {
     public let requestPolicy: RequestPolicy
     /// Redis's response_policy tip: how the shards' replies combine into one.
     public let responsePolicy: ResponsePolicy
+    /// A key spec finds keys other than by position: after a keyword (SORT's STORE,
+    /// XREAD's STREAMS, MIGRATE's KEYS) or by the command's own code (SORT's patterns).
+    /// ProxyCommandPolicy must say where they are (KeyLayout) or refuse the command.
+    public let keysInOptions: Bool
 
     public init(_ name: String, _ arity: Int, _ firstKey: Int, _ lastKey: Int, _ keyStep: Int,
                 _ flags: CommandFlags, _ keyCount: (Int, Int, Int)?, _ hasSubcommands: Bool,
-                _ requestPolicy: RequestPolicy = .none, _ responsePolicy: ResponsePolicy = .none) {
+                _ requestPolicy: RequestPolicy = .none, _ responsePolicy: ResponsePolicy = .none,
+                keysInOptions: Bool = false) {
         self.name = name
         self.arity = arity
         self.firstKey = firstKey
@@ -59,6 +64,7 @@ public struct RedisCommandSpec: Sendable {
         self.hasSubcommands = hasSubcommands
         self.requestPolicy = requestPolicy
         self.responsePolicy = responsePolicy
+        self.keysInOptions = keysInOptions
     }
 
     /// Whether the key spec can name more than one key.

@@ -46,12 +46,17 @@ public enum SplitKind: Equatable, Sendable {
     /// PUBSUB NUMPAT: the largest count (the proxy subscribes every pattern on every server,
     /// so any one server counts each pattern once; a sum would count it per server).
     case maxInteger
+    /// LASTSAVE: the smallest integer (every server has saved since that time).
+    case minInteger
+    /// SLOWLOG GET, LATENCY..., MEMORY STATS: every server's reply, combined and tagged with
+    /// the server's name (ServerReplies).
+    case byServer(ServerMerge)
     /// Not a route: one SCAN page from one server, its cursor rewritten (ScanPage).
     case scanPage
 }
 
 public enum LocalCommand: Equatable, Sendable {
-    case ping, echo, quit, select, command, config, client, hello, auth, info, time, reset
+    case ping, echo, quit, select, command, config, client, hello, auth, info, time, reset, role
 }
 
 public enum UnsupportedReason: Equatable, Sendable {
@@ -77,6 +82,20 @@ public enum KeyLayout: Equatable, Sendable {
     case afterStreams
     /// PUBLISH: the channel, argument 1, routed as a key would be.
     case channel
+    /// SORT: the key, the last STORE destination, and the BY/GET patterns (RequestKeys).
+    case sort
+    /// SORT_RO: the key and the BY/GET patterns.
+    case sortReadOnly
+    /// GEORADIUS, GEORADIUSBYMEMBER: the key and the last STORE/STOREDIST destination.
+    case storeOption
+}
+
+/// Where a command names a database.
+public enum DatabaseArgument: Equatable, Sendable {
+    /// MOVE key db: the argument at this index.
+    case at(Int)
+    /// COPY src dst [DB db]: the argument after this (lower-case) keyword.
+    case afterKeyword(String)
 }
 
 public struct CommandInfo: Sendable {
@@ -93,6 +112,8 @@ public struct CommandInfo: Sendable {
     /// Blocks the client (BLPOP...; XREAD and XREADGROUP only with BLOCK): it runs on a
     /// connection of its own.
     public let blocks: Bool
+    /// MOVE, COPY: where the command names a database (checked against the pool's).
+    public let databaseArgument: DatabaseArgument?
     /// Position in `CommandTable.commands` (for per-command statistics).
     public let index: Int
 }
@@ -110,7 +131,8 @@ public struct CommandTable: Sendable {
             CommandInfo(spec: spec, route: CommandTable.route(for: spec), displayName: spec.name.uppercased(),
                         miss: MissReply.forCommand(spec), wireName: ProxyCommandPolicy.row(spec.name)?.wireName,
                         keyLayout: ProxyCommandPolicy.row(spec.name)?.keyLayout ?? .spec,
-                        blocks: spec.flags.contains(.blocking), index: i)
+                        blocks: spec.flags.contains(.blocking),
+                        databaseArgument: ProxyCommandPolicy.row(spec.name)?.database, index: i)
         }
         var size = 1
         while size < commands.count * 4 { size <<= 1 }

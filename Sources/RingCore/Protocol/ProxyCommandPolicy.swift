@@ -39,15 +39,18 @@ public struct ProxyCommandRow: Sendable {
     public let deniedByDefault: Bool
     /// Where the keys are when Redis's key spec cannot say (nil: by the spec).
     public let keyLayout: KeyLayout?
+    /// Where the command names a database (MOVE, COPY), checked against the pool's.
+    public let database: DatabaseArgument?
 
     init(_ name: String, _ action: ProxyAction? = nil, miss: MissReply? = nil, wire: StaticString? = nil,
-         denied: Bool = false, keys: KeyLayout? = nil) {
+         denied: Bool = false, keys: KeyLayout? = nil, database: DatabaseArgument? = nil) {
         self.name = name
         self.action = action
         self.miss = miss
         self.wireName = wire
         self.deniedByDefault = denied
         self.keyLayout = keys
+        self.database = database
     }
 }
 
@@ -80,6 +83,8 @@ public enum ProxyCommandPolicy {
         local("command", .command), local("config", .config), local("client", .client),
         local("hello", .hello), local("auth", .auth), local("info", .info), local("time", .time),
         local("reset", .reset),
+        // As a standalone master answers: a master without replicas.
+        local("role", .role),
 
         // Transactions, on a connection leased to the keys' server (TransactionRules).
         ProxyCommandRow("multi", .transaction(.multi)), ProxyCommandRow("exec", .transaction(.exec)),
@@ -91,6 +96,15 @@ public enum ProxyCommandPolicy {
         // A message to a down server's channel reaches nobody: in miss pools, `:0` receivers.
         ProxyCommandRow("publish", .routeByKeys, miss: .zero, keys: .channel),
         ProxyCommandRow("spublish", .routeByKeys, miss: .zero, keys: .channel),
+        // Keys in options (RequestKeys): SORT's STORE and the keys its BY/GET patterns name,
+        // GEORADIUS's STORE/STOREDIST. All must be on the key's server, or it is refused.
+        ProxyCommandRow("sort", .routeByKeys, keys: .sort),
+        ProxyCommandRow("sort_ro", .routeByKeys, miss: .emptyArray, keys: .sortReadOnly),
+        ProxyCommandRow("georadius", .routeByKeys, keys: .storeOption),
+        ProxyCommandRow("georadiusbymember", .routeByKeys, keys: .storeOption),
+        // Another database of the key's own server: keys stay on their server in every
+        // database, so only the database number must be one clients can SELECT.
+        ProxyCommandRow("move", database: .at(2)), ProxyCommandRow("copy", database: .afterKeyword("db")),
 
         // Pub/sub on the worker's shared subscriber connections: a channel on its server, a
         // pattern on every server (SubscriptionTable).
@@ -128,13 +142,36 @@ public enum ProxyCommandPolicy {
         // One server's administration, meaningless through a proxy that hides which is which.
         admin("shutdown", denied: true), admin("debug", denied: true), admin("replicaof", denied: true),
         admin("slaveof", denied: true), admin("failover", denied: true), admin("migrate", denied: true),
-        admin("module", denied: true), admin("acl", denied: true), admin("bgsave", denied: true),
+        admin("module", denied: true), admin("bgsave", denied: true),
         admin("bgrewriteaof", denied: true), admin("save", denied: true), admin("swapdb", denied: true),
-        admin("lastsave"), admin("cluster"), admin("readonly"), admin("readwrite"), admin("asking"),
-        admin("latency"), admin("slowlog"), admin("memory"), admin("lolwut"), admin("role"),
+        admin("cluster"), admin("readonly"), admin("readwrite"), admin("asking"),
         admin("replconf"), admin("pfdebug"), admin("pfselftest"), admin("script|debug"),
         admin("object|help"), admin("xgroup|help"), admin("xinfo|help"), admin("pubsub|help"),
         admin("script|help"), admin("function|help"),
+
+        // Administration over every server (ServerReplies): what concerns one server is
+        // tagged with its name; counts are added; LASTSAVE is the oldest save.
+        ProxyCommandRow("lastsave", .broadcastMerging(.minInteger)),
+        ProxyCommandRow("lolwut", .broadcastMerging(.sameReply)),
+        ProxyCommandRow("slowlog|get", .broadcastMerging(.byServer(.slowlogGet))),
+        ProxyCommandRow("slowlog|len", .broadcast), ProxyCommandRow("slowlog|reset", .broadcast),
+        ProxyCommandRow("latency|latest", .broadcastMerging(.byServer(.latencyLatest))),
+        ProxyCommandRow("latency|history", .broadcastMerging(.byServer(.latencyHistory))),
+        ProxyCommandRow("latency|histogram", .broadcastMerging(.byServer(.latencyHistogram))),
+        ProxyCommandRow("latency|doctor", .broadcastMerging(.byServer(.latencyText))),
+        ProxyCommandRow("latency|graph", .broadcastMerging(.byServer(.latencyText))),
+        ProxyCommandRow("latency|reset", .broadcastMerging(.sum)),
+        ProxyCommandRow("memory|stats", .broadcastMerging(.byServer(.memoryStats))),
+        ProxyCommandRow("memory|purge", .broadcast),
+        admin("slowlog|help"), admin("latency|help"), admin("memory|help"),
+        // ACL: users must be the same on every server, so what changes or lists them goes to
+        // all (OK only if all said OK); the rest concerns one server's connections.
+        ProxyCommandRow("acl", denied: true),
+        ProxyCommandRow("acl|setuser", .broadcastMerging(.sameReply)),
+        ProxyCommandRow("acl|deluser", .broadcastMerging(.sameReply)),
+        ProxyCommandRow("acl|list", .broadcastMerging(.sameReply)),
+        admin("acl|cat"), admin("acl|dryrun"), admin("acl|genpass"), admin("acl|getuser"), admin("acl|help"),
+        admin("acl|load"), admin("acl|log"), admin("acl|save"), admin("acl|users"), admin("acl|whoami"),
 
         // Keyless reads of every server's data (no all_shards tip in Redis 7.0).
         ProxyCommandRow("function|dump", .refuse(.needsAllServers)),
@@ -154,7 +191,7 @@ public enum ProxyCommandPolicy {
         miss("lrange", .emptyArray), miss("zrange", .emptyArray), miss("zrangebyscore", .emptyArray),
         miss("zrevrange", .emptyArray), miss("zrevrangebyscore", .emptyArray), miss("zrangebylex", .emptyArray),
         miss("zrevrangebylex", .emptyArray), miss("hkeys", .emptyArray), miss("hvals", .emptyArray),
-        miss("xrange", .emptyArray), miss("xrevrange", .emptyArray), miss("sort_ro", .emptyArray),
+        miss("xrange", .emptyArray), miss("xrevrange", .emptyArray),
         miss("zdiff", .emptyArray), miss("zinter", .emptyArray), miss("zunion", .emptyArray),
         miss("hrandfield", .emptyArray), miss("zrandmember", .emptyArray), miss("georadius_ro", .emptyArray),
         miss("georadiusbymember_ro", .emptyArray), miss("geosearch", .emptyArray),

@@ -61,6 +61,10 @@ public final class MergeState {
     /// SCAN: the server the page comes from and the pool's server count (ScanPage).
     private var scanServer = 0
     private var scanServerCount = 0
+    /// `.byServer`: each part's whole reply and its server's name, and SLOWLOG GET's count.
+    private var partReplies: [[UInt8]] = []
+    private var partNames: [String] = []
+    private var serverMergeCount = 0
 
     /// A recycled state keeps at most this much reply storage: a KEYS or SCAN reply may be
     /// megabytes, and an idle worker should not hold them; MGET replies fit well below it.
@@ -82,6 +86,9 @@ public final class MergeState {
         failedParts = 0
         chosenPart = -1
         pairCounts.removeAll(keepingCapacity: true)
+        partReplies.removeAll()
+        partNames.removeAll()
+        if kind == .minInteger { sum = Int.max }
         partOfKey.removeAll(keepingCapacity: true)
         spanStart.removeAll(keepingCapacity: true)
         spanLength.removeAll(keepingCapacity: true)
@@ -97,6 +104,13 @@ public final class MergeState {
     public func expectScanPage(server: Int, serverCount: Int) {
         scanServer = server
         scanServerCount = serverCount
+    }
+
+    /// `.byServer`: part i comes from the server named `names[i]`; `count` is SLOWLOG GET's.
+    public func expectServers(names: [String], count: Int) {
+        partNames = names
+        partReplies = Array(repeating: [], count: names.count)
+        serverMergeCount = count
     }
 
     /// Records that part `part` carries the key at client position `position` (MGET).
@@ -117,10 +131,12 @@ public final class MergeState {
         switch kind {
         case .allOK:
             if type != UInt8(ascii: "+"), firstError == nil { firstError = Array("-ERR unexpected reply to MSET part\r\n".utf8) }
-        case .maxInteger:
+        case .byServer:
+            if part < partReplies.count { partReplies[part] = Array(reply) }
+        case .maxInteger, .minInteger:
             if type == UInt8(ascii: ":"), let end = reply.firstIndex(of: UInt8(ascii: "\r")),
                let n = parseInteger(UnsafeRawBufferPointer(rebasing: reply[1..<end])) {
-                sum = max(sum, n)
+                sum = kind == .minInteger ? min(sum, n) : max(sum, n)
             } else if firstError == nil {
                 firstError = Array("-ERR unexpected reply to a part sent to every server\r\n".utf8)
             }
@@ -267,7 +283,10 @@ public final class MergeState {
         if let e = firstError { out.append(e); return }
         switch kind {
         case .allOK: out.append("+OK\r\n")
-        case .sum, .maxInteger: out.appendInteger(sum)
+        case .sum, .maxInteger, .minInteger: out.appendInteger(sum)
+        case let .byServer(kind):
+            let parts = zip(partNames, partReplies).map { (name: $0.0, reply: $0.1) }
+            ServerReplies.merge(kind, parts: parts, count: serverMergeCount, version: version).write(into: out, version: version)
         case .sumPairs:
             out.appendArrayHeader(2 * pairCounts.count)
             values.withUnsafeBytes { bytes in

@@ -14,22 +14,28 @@ public struct PoolPolicy: Sendable {
     public let keylessScriptsAnyServer: Bool
     /// `multi_across_servers` (see TransactionRules and PerServerTransaction).
     public let multiAcrossServers: MultiAcrossServers
+    /// The pool's `databases`: MOVE and COPY ... DB may name only databases a client can
+    /// SELECT, else the key would be where no client of the proxy can reach it.
+    public let databases: Int
 
     public init(name: String, denied: [Bool], hashTag: HashTag?, keylessScriptsAnyServer: Bool = false,
-                multiAcrossServers: MultiAcrossServers = .refuse) {
+                multiAcrossServers: MultiAcrossServers = .refuse, databases: Int = 16) {
         self.name = name
         self.denied = denied
         self.hashTag = hashTag
         self.keylessScriptsAnyServer = keylessScriptsAnyServer
         self.multiAcrossServers = multiAcrossServers
+        self.databases = databases
     }
 
     /// `denyCommands` are lower-case names, "container|sub" for subcommands.
     public init(name: String, denyCommands: [String], hashTag: HashTag?, table: CommandTable,
-                keylessScriptsAnyServer: Bool = false, multiAcrossServers: MultiAcrossServers = .refuse) {
+                keylessScriptsAnyServer: Bool = false, multiAcrossServers: MultiAcrossServers = .refuse,
+                databases: Int = 16) {
         let deny = Set(denyCommands)
         self.init(name: name, denied: table.commands.map { deny.contains($0.spec.name) }, hashTag: hashTag,
-                  keylessScriptsAnyServer: keylessScriptsAnyServer, multiAcrossServers: multiAcrossServers)
+                  keylessScriptsAnyServer: keylessScriptsAnyServer, multiAcrossServers: multiAcrossServers,
+                  databases: databases)
     }
 }
 
@@ -131,6 +137,10 @@ public struct RoutePlanner {
             return .transaction(.watch, server: server, command: info.index)
         case .keyed:
             guard info.spec.hasSubcommands else {
+                if let argument = info.databaseArgument, let db = RoutePlanner.databaseNamed(argument, request),
+                   db < 0 || db >= pool.databases {
+                    return .reject(.databaseOutOfRange)
+                }
                 let keyed = planKeyed(info.spec, info.displayName, request, miss: info.miss, command: info.index,
                                       layout: info.keyLayout, pool: pool, placement: placement)
                 if info.blocks, case let .forward(server, command, _) = keyed,
@@ -153,43 +163,39 @@ public struct RoutePlanner {
         }
     }
 
-    /// Every key must live on one server.
+    /// Every key must live on one server, and every key a SORT pattern can name on that
+    /// server too. The keys are RequestKeys' (what COMMAND GETKEYS answers).
     private func planKeyed(_ spec: RedisCommandSpec, _ display: String, _ request: RequestView, miss: MissReply,
                            command: Int, layout: KeyLayout, pool: PoolPolicy, placement: KeyPlacement) -> RouteDecision {
-        let argc = request.count
-        if layout != .spec {
-            guard let keys = RoutePlanner.keys(layout, request) else { return .reject(.syntax) }
-            var target = -2
-            for i in keys {
-                let s = placement.server(forKey: request[i])
-                if target == -2 { target = s } else if s != target { return .reject(.crossServer(command: display, hashTag: pool.hashTag)) }
-            }
-            if target < 0 { return target == -2 ? .reject(.noKeys(command: display)) : .reject(.noLiveUpstream(pool: pool.name)) }
-            return .forward(server: target, command: command, miss: miss)
-        }
-        var keyCount: Int?
-        if let kc = spec.keyCount {
-            guard kc.countIndex < argc, let n = request.integer(kc.countIndex) else { return .reject(.notInteger) }
-            switch KeyPositions.validateKeyCount(spec, argc: argc, value: n) {
-            case .failure(.badKeyCount): return .reject(.negativeKeyCount)
-            case .failure(.keyCountTooLarge): return .reject(.keyCountTooLarge)
-            case .success: keyCount = n
-            }
-        }
         var target = -2
         var conflict = false
-        KeyPositions.forEach(spec, argc: argc, keyCountValue: keyCount) { i in
+        var badPattern = -1
+        let error = RequestKeys.visit(spec, layout: layout, request, key: { i in
             let s = placement.server(forKey: request[i])
             if target == -2 { target = s } else if s != target { conflict = true }
-        }
+        }, pattern: { i in
+            // SORT visits its key first, so `target` is the sorted key's server here.
+            guard badPattern < 0 else { return }
+            switch placement.place(sortPattern: request[i]) {
+            case .noKey: break
+            case let .server(s) where s == target: break
+            default: badPattern = i
+            }
+        })
+        if let error { return .reject(error) }
         if target == -2 {
             // EVAL and FCALL without keys touch no key: with `keyless_scripts: any_server` they
             // run on the server an empty key hashes to (a stable choice while the ring is).
-            guard pool.keylessScriptsAnyServer, spec.keyCount != nil else { return .reject(.noKeys(command: display)) }
+            guard pool.keylessScriptsAnyServer, spec.keyCount != nil, layout == .spec else {
+                return .reject(.noKeys(command: display))
+            }
             target = placement.server(forKey: UnsafeRawBufferPointer(start: nil, count: 0))
         }
         if conflict { return .reject(.crossServer(command: display, hashTag: pool.hashTag)) }
         if target < 0 { return .reject(.noLiveUpstream(pool: pool.name)) }
+        if badPattern >= 0 {
+            return .reject(.patternOnOtherServers(command: display, pattern: request.string(badPattern), hashTag: pool.hashTag))
+        }
         return .forward(server: target, command: command, miss: miss)
     }
 
@@ -215,24 +221,19 @@ public struct RoutePlanner {
 }
 
 extension RoutePlanner {
-    /// The key indices of a request whose keys the key spec cannot place; nil when the
-    /// request is malformed (Redis answers it a syntax error, and so does the proxy).
-    public static func keys(_ layout: KeyLayout, _ request: RequestView) -> Range<Int>? {
-        switch layout {
-        case .spec:
-            return nil
-        case .channel:
-            return request.count >= 2 ? 1..<2 : nil
-        case .afterStreams:
-            // XREAD [COUNT n] [BLOCK ms] STREAMS key... id...; XREADGROUP GROUP g c [...] STREAMS ...
+    /// The database a MOVE or COPY names, if it names one as an integer (anything else is
+    /// left to the server, which answers Redis's own error).
+    static func databaseNamed(_ argument: DatabaseArgument, _ request: RequestView) -> Int? {
+        switch argument {
+        case let .at(i):
+            return i < request.count ? request.integer(i) : nil
+        case let .afterKeyword(word):
             var i = 1
-            while i < request.count {
-                if request.argument(i, is: "streams") { break }
+            while i + 1 < request.count {
+                if request.argument(i, is: word) { return request.integer(i + 1) }
                 i += 1
             }
-            let rest = request.count - i - 1
-            guard i < request.count, rest > 0, rest % 2 == 0 else { return nil }
-            return (i + 1)..<(i + 1 + rest / 2)
+            return nil
         }
     }
 

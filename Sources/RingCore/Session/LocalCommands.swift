@@ -26,6 +26,8 @@ public struct LocalSettings: Sendable {
     public var databases: Int
     /// The pool's redis_db: where a client starts, and where RESET takes it back.
     public var startDatabase: Int
+    /// By command index: in the pool's deny_commands (COMMAND DOCS marks them).
+    public var denied: [Bool] = []
 
     public init(password: String?, user: String?, commandCount: Int, databases: Int = 16, startDatabase: Int = 0) {
         self.password = password
@@ -76,7 +78,9 @@ public enum LocalCommands {
             state.database = db
             out.append("+OK\r\n")
         case .command:
-            commandCommand(request, state: state, settings: settings, out: out)
+            CommandCommand.run(request, state: state, settings: settings, out: out)
+        case .role:
+            CommandCommand.role(out: out)
         case .config:
             configCommand(request, state: state, settings: settings, out: out)
         case .client:
@@ -188,19 +192,6 @@ public enum LocalCommands {
         out.appendBulk(string: "mode"); out.appendBulk(string: "standalone")
         out.appendBulk(string: "role"); out.appendBulk(string: "master")
         out.appendBulk(string: "modules"); out.appendArrayHeader(0)
-    }
-
-    static func commandCommand(_ request: RequestView, state: SessionState, settings: LocalSettings, out: ByteBuffer) {
-        let sub = request.count >= 2 ? request.lowercased(1) : ""
-        switch sub {
-        case "count":
-            out.appendInteger(settings.commandCount)
-        case "docs":
-            // No documentation: redis-cli falls back to its built-in help.
-            out.appendMapHeader(0, state.version)
-        default:
-            out.appendArrayHeader(0)
-        }
     }
 
     /// CONFIG GET answers the few parameters clients read at start-up with the values that

@@ -12,7 +12,11 @@ public enum ProxyError: Equatable, Error, Sendable {
     case unsupported(command: String, UnsupportedReason)
     case noKeys(command: String)
     case crossServer(command: String, hashTag: HashTag?)
+    /// A SORT BY/GET pattern that can name keys on other servers than the sorted key's.
+    case patternOnOtherServers(command: String, pattern: String, hashTag: HashTag?)
     case notInteger
+    /// MOVE or COPY ... DB naming a database outside the pool's `databases` (Redis's text).
+    case databaseOutOfRange
     case negativeKeyCount
     case keyCountTooLarge
     case noLiveUpstream(pool: String)
@@ -75,6 +79,14 @@ public enum ProxyError: Equatable, Error, Sendable {
                 return "give them a common hash tag, e.g. \(open)user1\(close):a and \(open)user1\(close):b"
             } ?? "set hash_tag in the pool (e.g. \"{}\") and give them a common tag"
             return "ERR ringproxy: the keys of '\(command)' live on different servers; \(hint) to keep them on one server"
+        case let .patternOnOtherServers(command, pattern, tag):
+            let hint = tag.map {
+                let open = Character(UnicodeScalar($0.open)), close = Character(UnicodeScalar($0.close))
+                return "put the key's hash tag before the '*', e.g. \(open)user1\(close):* with key \(open)user1\(close):list"
+            } ?? "set hash_tag in the pool (e.g. \"{}\") and put the key's tag before the '*'"
+            return "ERR ringproxy: the pattern '\(pattern.prefix(ProxyError.quotedArgumentLimit))' of '\(command)' can name keys on other servers than the key's (as Redis Cluster refuses it); \(hint)"
+        case .databaseOutOfRange:
+            return "ERR DB index is out of range"
         case .notInteger:
             return "ERR value is not an integer or out of range"
         case .negativeKeyCount:

@@ -23,6 +23,9 @@ extension ClientSession {
         }
         let skipDown = keyspace && pool.config.downServerKeysMissing
         let merge = worker.takeMergeState(kind: kind, keyCount: 0, parts: targets.count)
+        if case .byServer = kind {
+            merge.expectServers(names: targets.map(\.spec.displayName), count: ServerReplies.slowlogCount(request))
+        }
         let sequence = order.reserve(merge: merge)
         if subcommand == worker.scriptLoadIndex && request.count == 3 {
             var loads = scriptLoads ?? [:]

@@ -34,10 +34,12 @@ final class PoolRuntime {
         let table = worker.commands
         policy = PoolPolicy(name: config.name, denyCommands: config.denyCommands, hashTag: config.hashTag, table: table,
                             keylessScriptsAnyServer: config.keylessScriptsAnyServer,
-                            multiAcrossServers: config.multiAcrossServers)
-        localSettings = LocalSettings(password: config.clientPassword, user: config.clientUser,
-                                      commandCount: table.commands.filter { !$0.spec.name.contains("|") }.count,
-                                      databases: config.databases, startDatabase: config.redisDB)
+                            multiAcrossServers: config.multiAcrossServers, databases: config.databases)
+        var settings = LocalSettings(password: config.clientPassword, user: config.clientUser,
+                                     commandCount: table.commands.filter { !$0.spec.name.contains("|") }.count,
+                                     databases: config.databases, startDatabase: config.redisDB)
+        settings.denied = policy.denied
+        localSettings = settings
         outputLimit = OutputLimit(hardBytes: config.pubsubOutputHardLimit, softBytes: config.pubsubOutputSoftLimit,
                                   softSeconds: config.pubsubOutputSoftSeconds)
         for (i, spec) in config.servers.enumerated() {
