@@ -4,6 +4,7 @@
 // with each upstream's state. Built only when a client asks INFO.
 
 import CLibUV
+import RingConfig
 import RingCore
 
 #if canImport(Glibc)
@@ -100,7 +101,9 @@ extension Worker {
 extension PoolRuntime {
     /// The clients the pool takes: client_connections, else what the process's descriptor
     /// limit allows (as Redis lowers maxclients to it).
-    var maxClients: Int {
+    var maxClients: Int { PoolRuntime.maxClients(config) }
+
+    static func maxClients(_ config: PoolConfig) -> Int {
         if config.clientConnections > 0 { return config.clientConnections }
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)

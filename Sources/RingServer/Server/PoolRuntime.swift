@@ -35,9 +35,16 @@ final class PoolRuntime {
         policy = PoolPolicy(name: config.name, denyCommands: config.denyCommands, hashTag: config.hashTag, table: table,
                             keylessScriptsAnyServer: config.keylessScriptsAnyServer,
                             multiAcrossServers: config.multiAcrossServers)
-        localSettings = LocalSettings(password: config.clientPassword, user: config.clientUser,
-                                      commandCount: table.commands.filter { !$0.spec.name.contains("|") }.count,
-                                      databases: config.databases, startDatabase: config.redisDB)
+        var settings = LocalSettings(password: config.clientPassword, user: config.clientUser,
+                                     commandCount: table.commands.filter { !$0.spec.name.contains("|") }.count,
+                                     databases: config.databases, startDatabase: config.redisDB)
+        // CONFIG GET answers these about the proxy, not about whichever server is asked.
+        var port = 0
+        if case let .tcp(_, p) = config.listen { port = p }
+        settings.configOverrides = [InfoField("maxclients", String(PoolRuntime.maxClients(config))),
+                                    InfoField("timeout", String(config.clientIdleTimeoutMs / 1000)),
+                                    InfoField("port", String(port))]
+        localSettings = settings
         outputLimit = OutputLimit(hardBytes: config.pubsubOutputHardLimit, softBytes: config.pubsubOutputSoftLimit,
                                   softSeconds: config.pubsubOutputSoftSeconds)
         for (i, spec) in config.servers.enumerated() {
