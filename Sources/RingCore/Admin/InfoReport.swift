@@ -98,9 +98,17 @@ public enum InfoReport {
     /// Sections whose fields are taken from the first live server as they are.
     static let upstreamSections: Set<String> = ["server", "replication", "modules"]
 
-    /// Where `field` of `section` comes from when the proxy does not give it itself.
-    public static func source(section: String, field: String, proxyGives: Bool = false, value: String = "0") -> InfoFieldSource {
-        if proxyGives || proxySections.contains(section) { return .proxy }
+    /// Fields of the servers' sections that the proxy answers about itself (RingServer's
+    /// proxyInfo gives exactly these there, and the proxy sections whole).
+    public static let proxyFields: Set<String> = [
+        "process_id", "tcp_port", "uptime_in_seconds", "uptime_in_days", "ringproxy_version",
+        "used_memory", "used_memory_human", "used_memory_rss", "used_memory_rss_human", "used_memory_peak",
+        "used_memory_peak_human", "used_memory_peak_perc",
+    ]
+
+    /// Where `field` of `section` comes from (`value`: a sample, telling numbers from text).
+    public static func source(section: String, field: String, value: String = "0") -> InfoFieldSource {
+        if proxySections.contains(section) || (proxyFields.contains(field) && section != "keyspace") { return .proxy }
         if upstreamSections.contains(section) { return .upstream }
         if section == "keyspace" || section == "errorstats" { return .sum }
         if field.hasSuffix("_human") { return .human }
