@@ -37,6 +37,9 @@ final class ClientMonitorTests: XCTestCase {
         XCTAssertEqual(try me.command("CLIENT", "SETNAME", "the-test"), Array("+OK\r\n".utf8))
         _ = try me.command("SELECT", "5")
         let others = try connections(f, 9)
+        // The unix socket pool is a server of its own: its clients are not this pool's.
+        let otherPool = try RESPClient(path: f.socketPath)
+        _ = try otherPool.command("CLIENT", "SETNAME", "other-pool")
         let list = bulkText(try me.command("CLIENT", "LIST"))
         let lines = list.split(separator: "\n")
         XCTAssertTrue(list.hasSuffix("\n"))
@@ -63,6 +66,9 @@ final class ClientMonitorTests: XCTestCase {
         XCTAssertEqual(fields(one[0])["name"], "conn-3")
         XCTAssertEqual(try me.command("CLIENT", "LIST", "TYPE", "pubsub"), try direct.command("CLIENT", "LIST", "TYPE", "pubsub"))
         XCTAssertEqual(try me.command("CLIENT", "LIST", "TYPE", "nope"), try direct.command("CLIENT", "LIST", "TYPE", "nope"))
+        XCTAssertEqual(bulkText(try otherPool.command("CLIENT", "LIST")).split(separator: "\n").count, 1)
+        XCTAssertEqual(try me.command("CLIENT", "KILL", "TYPE", "normal"), Array(":9\r\n".utf8), "not the other pool's")
+        XCTAssertEqual(try otherPool.command("PING"), Array("+PONG\r\n".utf8))
         _ = others
     }
 
@@ -168,11 +174,13 @@ final class ClientMonitorTests: XCTestCase {
             expected.append("[\(db) \(clientAddr)] " + quoted.joined(separator: " "))
             if c[0] == "SELECT" { db = 2 }
         }
+        _ = try RESPClient(path: f.socketPath).command("SET", "other-pool-key", "v")  // another pool: not shown
         try client.send(batch)
         for _ in commands { _ = try client.readReply() }
         var seen: [String] = []
         while seen.count < expected.count {
             let line = String(decoding: try monitor.readReply(), as: UTF8.self)
+            XCTAssertFalse(line.contains("other-pool-key"), line)
             // Other connections' lines, and this one's CLIENT INFO before the batch.
             guard line.contains(clientAddr), !line.contains("\"CLIENT\" \"INFO\"") else { continue }
             XCTAssertTrue(line.range(of: "^\\+\\d{10}\\.\\d{6} \\[", options: .regularExpression) != nil, line)

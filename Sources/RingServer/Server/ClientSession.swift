@@ -137,7 +137,7 @@ final class ClientSession: StreamHandler {
                 let request = RequestView(bytes: UnsafeRawBufferPointer(rebasing: rest[0..<length]), args: parser.args,
                                           isInline: parser.wasInline)
                 // CLIENT PAUSE: this request and those after it wait, unread, for its end.
-                if worker.pauseActive && worker.holds(request) {
+                if worker.pauseActive && worker.holds(request, pool: pool.index) {
                     holdForPause()
                     return offset
                 }

@@ -33,19 +33,20 @@ extension Worker {
     // MARK: queries from this worker's clients
 
     func askWorkers(_ query: WorkerQuery, from client: ClientSession) {
+        let pool = client.pool.index
         switch query {
         case let .pause(mode, ms):
-            applyEverywhere(.pause(ClientPause(mode: mode, untilMs: monotonicMs() + UInt64(ms))))
+            applyEverywhere(.pause(pool: pool, ClientPause(mode: mode, untilMs: monotonicMs() + UInt64(ms))))
             client.reply { $0.append("+OK\r\n") }
         case .unpause:
-            applyEverywhere(.pause(nil))
+            applyEverywhere(.pause(pool: pool, nil))
             client.reply { $0.append("+OK\r\n") }
         case let .list(filter):
             let token = nextQueryToken()
             var pending = PendingClientQuery(client: client.id, sequence: client.order.reserve(), remaining: 0,
                                              kind: .list(filter))
-            pending.clients = describeClients()
-            for w in 0..<mesh.workerCount where w != id && mesh.post(.describe(token: token, from: id), to: w) {
+            pending.clients = describeClients(pool: pool)
+            for w in 0..<mesh.workerCount where w != id && mesh.post(.describe(token: token, from: id, pool: pool), to: w) {
                 pending.remaining += 1
             }
             finishOrWait(token, pending)
@@ -53,9 +54,9 @@ extension Worker {
             let token = nextQueryToken()
             var pending = PendingClientQuery(client: client.id, sequence: client.order.reserve(), remaining: 0,
                                              kind: .kill(filter))
-            pending.killed = killClients(filter, caller: client.id)
+            pending.killed = killClients(filter, pool: pool, caller: client.id)
             for w in 0..<mesh.workerCount where w != id
-                && mesh.post(.kill(token: token, from: id, filter, caller: client.id), to: w) {
+                && mesh.post(.kill(token: token, from: id, pool: pool, filter, caller: client.id), to: w) {
                 pending.remaining += 1
             }
             finishOrWait(token, pending)
@@ -96,16 +97,18 @@ extension Worker {
 
     // MARK: this worker's clients
 
-    func describeClients() -> [ClientDescription] {
+    func describeClients(pool: Int) -> [ClientDescription] {
         let now = loop.nowMs
-        return clients.values.map { $0.describe(now: now) }
+        return clients.values.filter { $0.pool.index == pool }.map { $0.describe(now: now) }
     }
 
     /// Closes the matching clients; the caller, if it matches, after its reply.
-    private func killClients(_ filter: ClientKillFilter, caller: UInt64) -> Int {
+    private func killClients(_ filter: ClientKillFilter, pool: Int, caller: UInt64) -> Int {
         let now = loop.nowMs
         var victims: [ClientSession] = []
-        for c in clients.values where filter.matches(c.describe(now: now), caller: caller) { victims.append(c) }
+        for c in clients.values where c.pool.index == pool && filter.matches(c.describe(now: now), caller: caller) {
+            victims.append(c)
+        }
         for c in victims {
             if c.id == caller { c.killAfterReply = true } else { c.close() }
         }
@@ -120,10 +123,10 @@ extension Worker {
 
     private func receive(_ message: MeshMessage) {
         switch message {
-        case let .describe(token, from):
-            mesh.post(.described(token: token, describeClients()), to: from)
-        case let .kill(token, from, filter, caller):
-            mesh.post(.killed(token: token, killClients(filter, caller: caller)), to: from)
+        case let .describe(token, from, pool):
+            mesh.post(.described(token: token, describeClients(pool: pool)), to: from)
+        case let .kill(token, from, pool, filter, caller):
+            mesh.post(.killed(token: token, killClients(filter, pool: pool, caller: caller)), to: from)
         case let .described(token, list):
             guard var p = pendingQueries[token] else { return }
             p.clients += list
@@ -132,14 +135,15 @@ extension Worker {
             guard var p = pendingQueries[token] else { return }
             p.killed += n
             answered(token, p)
-        case let .pause(p):
-            pause = p
-            pauseActive = p != nil
+        case let .pause(pool, p):
+            guard pool < pauses.count else { return }
+            pauses[pool] = p
+            pauseActive = pauses.contains { $0 != nil }
             if p == nil { releaseHeldClients() }
         case .monitorsChanged:
             refreshMonitorTargets()
-        case let .monitorLines(bytes):
-            bytes.withUnsafeBytes { sendToMonitors($0) }
+        case let .monitorLines(pool, bytes):
+            bytes.withUnsafeBytes { sendToMonitors($0, pool: pool) }
         }
     }
 
@@ -156,12 +160,13 @@ extension Worker {
 
     // MARK: CLIENT PAUSE
 
-    /// Whether `request` waits for the pause to end (checked only while `pauseActive`).
-    func holds(_ request: RequestView) -> Bool {
-        guard let p = pause else { return false }
+    /// Whether `request` of a client of `pool` waits for the pause to end (checked only
+    /// while `pauseActive`).
+    func holds(_ request: RequestView, pool: Int) -> Bool {
+        guard let p = pauses[pool] else { return false }
         if monotonicMs() >= p.untilMs {
-            pause = nil
-            pauseActive = false
+            pauses[pool] = nil
+            pauseActive = pauses.contains { $0 != nil }
             return false
         }
         guard p.mode == .write else { return true }
@@ -178,13 +183,18 @@ extension Worker {
 
     /// Checked every tick: the pause's end releases the clients it held.
     func expirePause() {
-        if let p = pause, monotonicMs() >= p.untilMs {
-            pause = nil
-            pauseActive = false
+        let now = monotonicMs()
+        var ended = false
+        for (i, p) in pauses.enumerated() where p.map({ now >= $0.untilMs }) ?? false {
+            pauses[i] = nil
+            ended = true
         }
-        if pause == nil && !heldClients.isEmpty { releaseHeldClients() }
+        pauseActive = pauses.contains { $0 != nil }
+        if ended { releaseHeldClients() }
     }
 
+    /// Resumes the held clients whose pool is no longer paused (those still paused hold
+    /// again at their next request).
     private func releaseHeldClients() {
         let held = heldClients
         heldClients.removeAll()
@@ -220,13 +230,14 @@ extension Worker {
         line.clear()
         MonitorLine.write(request, seconds: Int(now.tv_sec), microseconds: Int(now.tv_usec), db: db,
                           address: client.peerAddress, into: line)
-        sendToMonitors(line.readable)
-        if !monitorTargets.isEmpty { monitorOutgoing.append(line.readable) }
+        let pool = client.pool.index
+        sendToMonitors(line.readable, pool: pool)
+        if !monitorTargets.isEmpty { monitorOutgoing[pool].append(line.readable) }
     }
 
-    private func sendToMonitors(_ bytes: UnsafeRawBufferPointer) {
+    private func sendToMonitors(_ bytes: UnsafeRawBufferPointer, pool: Int) {
         var overLimit: [ClientSession] = []
-        for m in monitors where !m.isClosed {
+        for m in monitors where !m.isClosed && m.pool.index == pool {
             m.stream.output.append(bytes)
             m.stream.scheduleFlush()
             if m.stream.pendingOutputBytes > Worker.monitorOutputLimit { overLimit.append(m) }
@@ -236,9 +247,10 @@ extension Worker {
 
     /// Called before each flush: this turn's lines go to the workers that have monitors.
     func postMonitorLines() {
-        guard !monitorOutgoing.isEmpty else { return }
-        let bytes = Array(monitorOutgoing.readable)
-        monitorOutgoing.clear()
-        for w in monitorTargets { mesh.post(.monitorLines(bytes), to: w) }
+        for (pool, outgoing) in monitorOutgoing.enumerated() where !outgoing.isEmpty {
+            let bytes = Array(outgoing.readable)
+            outgoing.clear()
+            for w in monitorTargets { mesh.post(.monitorLines(pool: pool, bytes), to: w) }
+        }
     }
 }

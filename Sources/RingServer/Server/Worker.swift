@@ -41,8 +41,8 @@ public final class Worker: FlushScheduler {
     let mesh: WorkerMesh
     var queryCounter: UInt64 = 0
     var pendingQueries: [UInt64: PendingClientQuery] = [:]
-    /// CLIENT PAUSE in force (this worker's copy), and the clients it holds.
-    var pause: ClientPause?
+    /// CLIENT PAUSE in force per pool (this worker's copy), and the clients it holds.
+    var pauses: [ClientPause?] = []
     var heldClients: [ClientSession] = []
     /// Read per request: false unless a pause is in force.
     var pauseActive = false
@@ -53,7 +53,8 @@ public final class Worker: FlushScheduler {
     /// Read per request: false unless some worker has a monitor.
     var monitorsActive = false
     let monitorScratch = ByteBuffer(capacity: 512)
-    let monitorOutgoing = ByteBuffer(capacity: 0)
+    /// Per pool (monitors see their own pool's clients only).
+    var monitorOutgoing: [ByteBuffer] = []
     /// Merge states of finished split commands, reused by the next ones.
     private var mergeStates: [MergeState] = []
     /// More than this many idle merge states are let go (a burst of splits does not pin
@@ -127,6 +128,8 @@ public final class Worker: FlushScheduler {
         wakeup = w
         board.subscribe(w)
         mesh.register(worker: id, wakeup: w)
+        pauses = Array(repeating: nil, count: config.pools.count)
+        monitorOutgoing = config.pools.map { _ in ByteBuffer(capacity: 0) }
         for (i, poolConfig) in config.pools.enumerated() {
             let pool = PoolRuntime(worker: self, config: poolConfig, index: i, addresses: addresses[i])
             pools.append(pool)
@@ -266,7 +269,7 @@ public final class Worker: FlushScheduler {
         // Flushing can queue more output (a failed write fails requests, whose errors go to
         // clients), and a resumed client handles requests it had buffered, so drain until
         // both lists stay empty.
-        if !monitorOutgoing.isEmpty { postMonitorLines() }
+        if monitorsActive { postMonitorLines() }
         while !flushList.isEmpty || !resumeList.isEmpty {
             swap(&flushing, &flushList)
             for s in flushing { s.flush() }

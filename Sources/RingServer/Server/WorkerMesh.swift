@@ -11,19 +11,21 @@ import RingCore
 import Glibc
 #endif
 
+/// Every query names its pool: a pool is a server of its own to its clients (its own
+/// address and password), so they see, kill, pause and monitor only its clients.
 enum MeshMessage {
-    /// Describe your clients to worker `from`, for its query `token`.
-    case describe(token: UInt64, from: Int)
+    /// Describe your clients of `pool` to worker `from`, for its query `token`.
+    case describe(token: UInt64, from: Int, pool: Int)
     case described(token: UInt64, [ClientDescription])
-    /// Close your clients that `filter` matches (`caller` asked, in worker `from`).
-    case kill(token: UInt64, from: Int, ClientKillFilter, caller: UInt64)
+    /// Close your clients of `pool` that `filter` matches (`caller` asked, in worker `from`).
+    case kill(token: UInt64, from: Int, pool: Int, ClientKillFilter, caller: UInt64)
     case killed(token: UInt64, Int)
-    /// CLIENT PAUSE (nil: UNPAUSE).
-    case pause(ClientPause?)
+    /// CLIENT PAUSE of `pool` (nil: UNPAUSE).
+    case pause(pool: Int, ClientPause?)
     /// A worker started or stopped having monitors: look again at `monitorWorkers`.
     case monitorsChanged
-    /// Monitor lines from another worker's clients, in their order.
-    case monitorLines([UInt8])
+    /// Monitor lines from another worker's clients of `pool`, in their order.
+    case monitorLines(pool: Int, [UInt8])
 }
 
 public final class WorkerMesh: @unchecked Sendable {
