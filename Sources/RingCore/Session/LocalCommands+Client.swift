@@ -37,6 +37,8 @@ extension LocalCommands {
             case let .failure(e): out.appendError(e.message)
             }
         case ("pause", 3...4):
+            // Parsed against a clock at 0, so `untilMs` is the duration: the connection
+            // layer, which has the clock, makes it a deadline.
             switch ClientPause.parse(rest, nowMs: 0) {
             case let .success(p): return .askWorkers(.pause(p.mode, milliseconds: Int(p.untilMs)))
             case let .failure(e): out.appendError(e.message)

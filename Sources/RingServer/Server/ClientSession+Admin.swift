@@ -99,8 +99,10 @@ extension ClientSession {
     }
 
     func holdForPause() {
-        heldByPause = true
         stream.stopReading()
-        worker.hold(self)
+        if !heldByPause {
+            heldByPause = true
+            worker.hold(self)
+        }
     }
 }

@@ -177,8 +177,9 @@ extension Worker {
         return p.holds(flags)
     }
 
+    /// Called once per held client (its `heldByPause` says whether it is held already).
     func hold(_ client: ClientSession) {
-        if !heldClients.contains(where: { $0 === client }) { heldClients.append(client) }
+        heldClients.append(client)
     }
 
     /// Checked every tick: the pause's end releases the clients it held.
