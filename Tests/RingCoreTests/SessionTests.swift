@@ -149,5 +149,9 @@ final class LocalCommandsTests: XCTestCase {
         XCTAssertEqual(run(["CLIENT", "NOPE"], &s).0, "-ERR unknown subcommand 'NOPE'. Try CLIENT HELP.\r\n")
         XCTAssertEqual(run(["MONITOR"], &s).1, .monitor)
         XCTAssertTrue(s.isMonitoring)
+        XCTAssertEqual(run(["MONITOR"], &s).1, .none, "registered once")
+        var subscriber = SessionState(id: 2, authenticated: true)
+        subscriber.subscriptionsChanged(active: true)
+        XCTAssertTrue(run(["MONITOR"], &subscriber).0.hasPrefix("-ERR ringproxy: MONITOR"))
     }
 }

@@ -131,9 +131,17 @@ public enum LocalCommands {
             out.append("+RESET\r\n")
             return .reset
         case .monitor:
-            state.beginMonitoring()
-            out.append("+OK\r\n")
-            return .monitor
+            // Again on a monitor: nothing changes (Redis answers OK too). A subscriber's
+            // connection carries its messages, and a transaction's its queue.
+            if state.isMonitoring {
+                out.append("+OK\r\n")
+            } else if !state.isNormal {
+                out.appendError("ERR ringproxy: MONITOR needs a connection outside subscriptions and transactions")
+            } else {
+                state.beginMonitoring()
+                out.append("+OK\r\n")
+                return .monitor
+            }
         case .time:
             var now = timespec()
             clock_gettime(CLOCK_REALTIME, &now)
