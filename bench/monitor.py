@@ -9,7 +9,7 @@
 Reported per run, medians over the rounds: requests/s, p50/p99 latency, and the proxy's CPU
 time per request (utime+stime from /proc). Writes bench/MONITOR.md (--out names another file).
 
-Run: bench/monitor.py [--rounds 3] [--requests 200000] [--threads 1] [--baseline PATH]
+Run: bench/monitor.py [--rounds 3] [--requests 200000] [--threads 1] [--baseline PATH] [--only get-p16-32]
 Needs redis-server, redis-benchmark and a ringproxy build (make build); installs nothing.
 """
 import argparse
@@ -55,6 +55,7 @@ def main():
     ap.add_argument("--ringproxy", default=os.path.join(compare.ROOT, ".build/release/ringproxy"))
     ap.add_argument("--baseline", help="a ringproxy build from before MONITOR, run in the same rounds")
     ap.add_argument("--out", default=os.path.join(compare.BENCH, "MONITOR.md"))
+    ap.add_argument("--only", help="workload ids, comma-separated (get-p1-32, set-p1-32, get-p16-32, set-p16-32)")
     args = ap.parse_args()
     procs = []
     tmp = tempfile.mkdtemp(prefix="ringproxy-monitor-")
@@ -80,6 +81,8 @@ def main():
             targets.append((name, port, proc))
         runs = [(n, p, pr) for n, p, pr in targets] + [(WATCHED, targets[0][1], targets[0][2])]
         workloads = [Workload("get", 1, 32), Workload("set", 1, 32), Workload("get", 16, 32), Workload("set", 16, 32)]
+        if args.only:
+            workloads = [w for w in workloads if w.id in args.only.split(",")]
         results = {}
         lines_seen = {}
         for r in range(args.rounds):
