@@ -28,3 +28,10 @@ static inline int64_t rp_shared_add(int64_t *p, int64_t v) {
 static inline uint64_t rp_counter_load(const uint64_t *p) {
     return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
+
+#include <malloc.h>
+// Bytes the process's malloc holds for it (INFO's used_memory for the proxy).
+static inline uint64_t rp_heap_in_use(void) {
+    struct mallinfo2 m = mallinfo2();
+    return (uint64_t)m.uordblks + (uint64_t)m.hblkhd;
+}

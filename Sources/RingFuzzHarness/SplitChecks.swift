@@ -136,7 +136,7 @@ func checkSplit(_ kind: SplitKind, _ info: CommandInfo, _ request: UnsafeRawBuff
             return r
         case .sum: return Array(":\(partPositions[part].count)\r\n".utf8)
         case .allOK: return Array("+OK\r\n".utf8)
-        case .sameReply, .logicalAnd, .concat, .firstNonNull, .scanPage, .sumPairs, .maxInteger, .minInteger, .byServer:
+        case .sameReply, .logicalAnd, .concat, .firstNonNull, .scanPage, .sumPairs, .maxInteger, .minInteger, .byServer, .gather:
             check(false, "\(kind) is sent to every server or one, never split by key")
             return []
         }
@@ -201,7 +201,7 @@ func checkSplit(_ kind: SplitKind, _ info: CommandInfo, _ request: UnsafeRawBuff
         case .allOK:
             if let first = order.first(where: failed) { return errorReply(first) }
             return Array("+OK\r\n".utf8)
-        case .sameReply, .logicalAnd, .concat, .firstNonNull, .scanPage, .sumPairs, .maxInteger, .minInteger, .byServer:
+        case .sameReply, .logicalAnd, .concat, .firstNonNull, .scanPage, .sumPairs, .maxInteger, .minInteger, .byServer, .gather:
             check(false, "\(kind) is sent to every server or one, never split by key")
             return []
         }

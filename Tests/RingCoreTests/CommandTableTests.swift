@@ -63,7 +63,7 @@ final class CommandTableTests: XCTestCase {
         XCTAssertEqual(route("hello"), .local(.hello))
         XCTAssertEqual(route("dbsize"), .broadcast(.sum))
         XCTAssertEqual(route("flushdb"), .broadcast(.sameReply))
-        XCTAssertEqual(route("monitor"), .unsupported(.needsDedicatedConnection))
+        XCTAssertEqual(route("monitor"), .local(.monitor))
         XCTAssertEqual(route("subscribe"), .subscription(SubscriptionCommand(.channel, subscribe: true)))
         XCTAssertEqual(route("punsubscribe"), .subscription(SubscriptionCommand(.pattern, subscribe: false)))
         XCTAssertEqual(route("ssubscribe"), .subscription(SubscriptionCommand(.shard, subscribe: true)))

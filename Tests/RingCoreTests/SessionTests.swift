@@ -93,7 +93,7 @@ final class LocalCommandsTests: XCTestCase {
         let out = ByteBuffer()
         let s = settings
         let effect = bytes.withUnsafeBytes {
-            LocalCommands.run(command, RequestView(bytes: $0, args: spans), state: &state, settings: s, info: "# Server\r\n", out: out)
+            LocalCommands.run(command, RequestView(bytes: $0, args: spans), state: &state, settings: s, out: out)
         }
         return (String(decoding: out.bytes, as: UTF8.self), effect)
     }
@@ -127,6 +127,31 @@ final class LocalCommandsTests: XCTestCase {
         XCTAssertEqual(run(["SELECT", "x"], &s).0, "-ERR value is not an integer or out of range\r\n")
         XCTAssertEqual(s.database, 3, "a refused SELECT keeps the database")
         XCTAssertEqual(run(["COMMAND", "COUNT"], &s).0, ":240\r\n")
-        XCTAssertEqual(run(["INFO"], &s).0, "$10\r\n# Server\r\n\r\n")
+        // INFO and CONFIG need the servers; the connection asks them.
+        XCTAssertEqual(run(["INFO", "keyspace"], &s).1, .askServers(.info(InfoQuery(arguments: ["keyspace"]))))
+        XCTAssertEqual(run(["CONFIG", "GET", "data*"], &s).1,
+                       .askServers(.configGet(overrides: [InfoField("databases", "16")])))
+        XCTAssertEqual(run(["CONFIG", "SET", "maxmemory", "1"], &s).1, .askServers(.everyServer(resetsProxyStats: false)))
+        XCTAssertEqual(run(["CONFIG", "RESETSTAT"], &s).1, .askServers(.everyServer(resetsProxyStats: true)))
+    }
+
+    func testClientSubcommandsAnswerOrAskTheWorkers() {
+        var s = SessionState(id: 1, authenticated: true)
+        XCTAssertEqual(run(["CLIENT", "LIST"], &s).1, .askWorkers(.list(ClientListFilter())))
+        XCTAssertEqual(run(["CLIENT", "INFO"], &s).1, .describeSelf)
+        XCTAssertEqual(run(["CLIENT", "PAUSE", "100", "WRITE"], &s).1, .askWorkers(.pause(.write, milliseconds: 100)))
+        XCTAssertEqual(run(["CLIENT", "PAUSE", "x"], &s).0, "-ERR timeout is not an integer or out of range\r\n")
+        XCTAssertEqual(run(["CLIENT", "GETREDIR"], &s).0, ":-1\r\n")
+        XCTAssertEqual(run(["CLIENT", "NO-EVICT", "on"], &s).0, "+OK\r\n")
+        XCTAssertTrue(run(["CLIENT", "NO-TOUCH", "on"], &s).0.hasPrefix("-ERR ringproxy: "))
+        XCTAssertEqual(run(["CLIENT", "TRACKINGINFO"], &s).0,
+                       "*6\r\n$5\r\nflags\r\n*1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n$8\r\nprefixes\r\n*0\r\n")
+        XCTAssertEqual(run(["CLIENT", "NOPE"], &s).0, "-ERR unknown subcommand 'NOPE'. Try CLIENT HELP.\r\n")
+        XCTAssertEqual(run(["MONITOR"], &s).1, .monitor)
+        XCTAssertTrue(s.isMonitoring)
+        XCTAssertEqual(run(["MONITOR"], &s).1, .none, "registered once")
+        var subscriber = SessionState(id: 2, authenticated: true)
+        subscriber.subscriptionsChanged(active: true)
+        XCTAssertTrue(run(["MONITOR"], &subscriber).0.hasPrefix("-ERR ringproxy: MONITOR"))
     }
 }

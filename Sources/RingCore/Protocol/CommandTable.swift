@@ -53,10 +53,13 @@ public enum SplitKind: Equatable, Sendable {
     case byServer(ServerMerge)
     /// Not a route: one SCAN page from one server, its cursor rewritten (ScanPage).
     case scanPage
+    /// Not a route: administration gathered from the servers (INFO, CONFIG), each part's
+    /// reply kept and combined by a GatherPlan.
+    case gather
 }
 
 public enum LocalCommand: Equatable, Sendable {
-    case ping, echo, quit, select, command, config, client, hello, auth, info, time, reset, role
+    case ping, echo, quit, select, command, config, client, hello, auth, info, time, reset, role, monitor
 }
 
 public enum UnsupportedReason: Equatable, Sendable {

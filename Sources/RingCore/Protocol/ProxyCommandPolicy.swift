@@ -137,7 +137,10 @@ public enum ProxyCommandPolicy {
         ProxyCommandRow("pubsub|numpat", .broadcastMerging(.maxInteger)),
 
         // A client tied to one server connection; shared pipelined connections cannot.
-        dedicated("monitor", denied: true), dedicated("sync"), dedicated("psync"),
+        dedicated("sync"), dedicated("psync"),
+        // Streams what this proxy receives, from every worker; denied by default (it shows
+        // every client's keys and values).
+        ProxyCommandRow("monitor", .local(.monitor), denied: true),
 
         // One server's administration, meaningless through a proxy that hides which is which.
         admin("shutdown", denied: true), admin("debug", denied: true), admin("replicaof", denied: true),

@@ -51,3 +51,14 @@ extension ByteBuffer {
         }
     }
 }
+
+extension ByteBuffer {
+    /// A set of `count` elements: "~" in RESP3, an array in RESP2.
+    public func appendSetHeader(_ count: Int, _ version: RESPVersion) {
+        if version == .resp3 {
+            append(UInt8(ascii: "~")); appendDecimal(count); append("\r\n")
+        } else {
+            appendArrayHeader(count)
+        }
+    }
+}

@@ -65,6 +65,9 @@ public final class MergeState {
     private var partReplies: [[UInt8]] = []
     private var partNames: [String] = []
     private var serverMergeCount = 0
+    /// `.gather`: how the parts combine, and each part's whole reply (errors included).
+    public var gather: GatherPlan?
+    private var gatherParts: [[UInt8]?] = []
 
     /// A recycled state keeps at most this much reply storage: a KEYS or SCAN reply may be
     /// megabytes, and an idle worker should not hold them; MGET replies fit well below it.
@@ -89,6 +92,9 @@ public final class MergeState {
         partReplies.removeAll()
         partNames.removeAll()
         if kind == .minInteger { sum = Int.max }
+        gather = nil
+        gatherParts.removeAll()
+        if kind == .gather { gatherParts = Array(repeating: nil, count: parts) }
         partOfKey.removeAll(keepingCapacity: true)
         spanStart.removeAll(keepingCapacity: true)
         spanLength.removeAll(keepingCapacity: true)
@@ -123,6 +129,10 @@ public final class MergeState {
     /// Feeds one part's whole reply.
     public func apply(part: Int, reply: UnsafeRawBufferPointer) {
         outstanding -= 1
+        if kind == .gather {
+            if part < gatherParts.count { gatherParts[part] = Array(reply) }
+            return
+        }
         guard let type = reply.first else { return }
         if type == UInt8(ascii: "-") || type == UInt8(ascii: "!") {
             recordFailure(Array(reply))
@@ -151,6 +161,8 @@ public final class MergeState {
             }
         case .values:
             applyValues(part: part, reply: reply)
+        case .gather:
+            break  // kept above
         case .sameReply, .scanPage:
             // The first part's reply is the one written (the others said the same, or an error).
             if values.isEmpty { values.append(contentsOf: reply) }
@@ -236,6 +248,10 @@ public final class MergeState {
     /// Answers part `part` with an error built by the proxy (its server failed).
     public func fail(part: Int, error: [UInt8]) {
         outstanding -= 1
+        if kind == .gather {
+            if part < gatherParts.count { gatherParts[part] = error }
+            return
+        }
         recordFailure(error)
     }
 
@@ -280,6 +296,10 @@ public final class MergeState {
     public func write(into out: ByteBuffer, version: RESPVersion) {
         // RANDOMKEY: a key from any server answers, whatever the others said.
         if kind == .firstNonNull && chosenPart >= 0 { values.withUnsafeBytes { out.append($0) }; return }
+        if kind == .gather {
+            gather?.write(parts: gatherParts, into: out, version: version)
+            return
+        }
         if let e = firstError { out.append(e); return }
         switch kind {
         case .allOK: out.append("+OK\r\n")
@@ -303,6 +323,8 @@ public final class MergeState {
         case .concat:
             out.appendArrayHeader(sum)
             values.withUnsafeBytes { out.append($0) }
+        case .gather:
+            break
         case .firstNonNull:
             if values.isEmpty { out.appendNull(version) } else { values.withUnsafeBytes { out.append($0) } }
         case .scanPage:

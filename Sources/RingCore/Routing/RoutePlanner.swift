@@ -70,6 +70,9 @@ public struct RoutePlanner {
     public private(set) var keyServers: [Int] = []
     /// For the last `.split`: the servers, in the order of their first key.
     public private(set) var partServers: [Int] = []
+    /// The row of the last planned command (its subcommand's, for CONFIG GET...), -1 for an
+    /// unknown one: CLIENT LIST's cmd= and MONITOR's filter read it.
+    public private(set) var lastCommand = -1
 
     public init(table: CommandTable) {
         self.table = table
@@ -78,6 +81,7 @@ public struct RoutePlanner {
     public mutating func plan(_ request: RequestView, state: SessionState, pool: PoolPolicy,
                               placement: KeyPlacement) -> RouteDecision {
         let argc = request.count
+        lastCommand = -1
         guard let info = table.lookup(request[0]) else {
             return .reject(.unknownCommand(name: request.string(0), args: (1..<min(argc, 4)).map { request.string($0) }))
         }
@@ -110,6 +114,13 @@ public struct RoutePlanner {
                                : .notWhileSubscribed(command: info.displayName))
             default:
                 if state.version == .resp2 { return .reject(.subscribedMode(command: (sub ?? info).spec.name)) }
+            }
+        }
+        lastCommand = (sub ?? info).index
+        if case .monitoring = state.mode {
+            switch info.route {
+            case .local: break
+            default: return .reject(.monitorKeyspace)
             }
         }
         switch info.route {

@@ -24,6 +24,9 @@ public struct LocalSettings: Sendable {
     public var commandCount: Int
     /// SELECT takes 0..<databases, as Redis's `databases`.
     public var databases: Int
+    /// CONFIG GET parameters the proxy answers itself rather than a server (`databases` is
+    /// added from `databases`): maxclients, timeout, port...
+    public var configOverrides: [InfoField] = []
     /// The pool's redis_db: where a client starts, and where RESET takes it back.
     public var startDatabase: Int
     /// By command index: in the pool's deny_commands (COMMAND DOCS marks them).
@@ -45,13 +48,39 @@ public enum LocalEffect: Equatable, Sendable {
     case close
     /// RESET: the connection drops its lease and subscriptions (the state is reset already).
     case reset
+    /// MONITOR: the session entered monitoring mode (the +OK is written); the connection
+    /// starts receiving every worker's monitor lines.
+    case monitor
+    /// The reply needs the servers (INFO, CONFIG): the connection asks them and merges.
+    case askServers(ServerQuery)
+    /// The reply needs every worker's clients (CLIENT LIST, KILL, PAUSE).
+    case askWorkers(WorkerQuery)
+    /// CLIENT INFO: the connection describes itself (its address, buffers, last command).
+    case describeSelf
+}
+
+/// What a local command needs from the servers.
+public enum ServerQuery: Equatable, Sendable {
+    /// INFO: every live server's sections, merged with the proxy's.
+    case info(InfoQuery)
+    /// CONFIG GET: one live server's parameters, with the proxy's `overrides` in place.
+    case configGet(overrides: [InfoField])
+    /// CONFIG SET, REWRITE, RESETSTAT: every server, +OK only if all said so.
+    case everyServer(resetsProxyStats: Bool)
+}
+
+/// What a local command needs from every worker.
+public enum WorkerQuery: Equatable, Sendable {
+    case list(ClientListFilter)
+    case kill(ClientKillFilter)
+    case pause(ClientPause.Mode, milliseconds: Int)
+    case unpause
 }
 
 public enum LocalCommands {
-    /// Answers `command` into `out`. `info` is asked for only by INFO (it sums every
-    /// worker's counters, which only the server layer can read).
+    /// Answers `command` into `out`, or says what the connection must gather to answer it.
     public static func run(_ command: LocalCommand, _ request: RequestView, state: inout SessionState,
-                           settings: LocalSettings, info: @autoclosure () -> String, out: ByteBuffer) -> LocalEffect {
+                           settings: LocalSettings, out: ByteBuffer) -> LocalEffect {
         let argc = request.count
         switch command {
         case .ping:
@@ -82,9 +111,9 @@ public enum LocalCommands {
         case .role:
             CommandCommand.role(out: out)
         case .config:
-            configCommand(request, state: state, settings: settings, out: out)
+            return configCommand(request, state: state, settings: settings, out: out)
         case .client:
-            clientCommand(request, state: &state, out: out)
+            return clientCommand(request, state: &state, settings: settings, out: out)
         case .hello:
             hello(request, state: &state, settings: settings, out: out)
         case .auth:
@@ -100,11 +129,23 @@ public enum LocalCommands {
                 out.appendError("ERR syntax error")
             }
         case .info:
-            out.appendBulk(string: info())
+            return .askServers(.info(InfoQuery(arguments: (1..<argc).map { request.string($0) })))
         case .reset:
             state.reset(database: settings.startDatabase, authenticated: settings.password == nil)
             out.append("+RESET\r\n")
             return .reset
+        case .monitor:
+            // Again on a monitor: nothing changes (Redis answers OK too). A subscriber's
+            // connection carries its messages, and a transaction's its queue.
+            if state.isMonitoring {
+                out.append("+OK\r\n")
+            } else if !state.isNormal {
+                out.appendError("ERR ringproxy: MONITOR needs a connection outside subscriptions and transactions")
+            } else {
+                state.beginMonitoring()
+                out.append("+OK\r\n")
+                return .monitor
+            }
         case .time:
             var now = timespec()
             clock_gettime(CLOCK_REALTIME, &now)
@@ -192,49 +233,5 @@ public enum LocalCommands {
         out.appendBulk(string: "mode"); out.appendBulk(string: "standalone")
         out.appendBulk(string: "role"); out.appendBulk(string: "master")
         out.appendBulk(string: "modules"); out.appendArrayHeader(0)
-    }
-
-    /// CONFIG GET answers the few parameters clients read at start-up with the values that
-    /// describe the proxy (redis-benchmark reads "save" and "appendonly"); CONFIG SET and
-    /// the rest would change one server behind the proxy's back, so they are refused.
-    static func configCommand(_ request: RequestView, state: SessionState, settings: LocalSettings, out: ByteBuffer) {
-        let argc = request.count
-        let sub = request.lowercased(1)
-        guard sub == "get", argc >= 3 else {
-            out.appendError(ProxyError.unsupported(command: "CONFIG \(sub.uppercased())", .serverAdministration).message)
-            return
-        }
-        let known: [(String, String)] = [("save", ""), ("appendonly", "no"), ("databases", String(settings.databases))]
-        var found: [(String, String)] = []
-        for i in 2..<argc {
-            let pattern = request.lowercased(i)
-            for (k, value) in known where (pattern == k || pattern == "*") && !found.contains(where: { $0.0 == k }) {
-                found.append((k, value))
-            }
-        }
-        out.appendMapHeader(found.count, state.version)
-        for (k, value) in found { out.appendBulk(string: k); out.appendBulk(string: value) }
-    }
-
-    static func clientCommand(_ request: RequestView, state: inout SessionState, out: ByteBuffer) {
-        let sub = request.lowercased(1)
-        switch (sub, request.count) {
-        case ("setname", 3):
-            let name = request[2]
-            if name.contains(where: { $0 <= 0x20 || $0 >= 0x7f }) {
-                out.appendError("ERR Client names cannot contain spaces, newlines or special characters.")
-                return
-            }
-            state.clientName = name.isEmpty ? nil : request.string(2)
-            out.append("+OK\r\n")
-        case ("getname", 2):
-            if let n = state.clientName { out.appendBulk(string: n) } else { out.appendNull(state.version) }
-        case ("setinfo", 4):
-            out.append("+OK\r\n")
-        case ("id", 2):
-            out.appendInteger(Int(truncatingIfNeeded: state.id))
-        default:
-            out.appendError("ERR ringproxy: 'CLIENT \(sub.uppercased())' is not supported (supported: SETNAME, GETNAME, SETINFO, ID)")
-        }
     }
 }

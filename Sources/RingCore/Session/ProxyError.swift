@@ -29,6 +29,9 @@ public enum ProxyError: Equatable, Error, Sendable {
     case notInTransaction(command: String)
     /// RESP2 subscribed mode: Redis's own error.
     case subscribedMode(command: String)
+    /// A MONITOR connection's command that reads or writes keys (Redis's own text: a
+    /// monitor is a replica to Redis).
+    case monitorKeyspace
     /// A RESP3 subscriber's transaction or blocking command, which would tie its
     /// connection to one server while messages must keep arriving.
     case notWhileSubscribed(command: String)
@@ -99,6 +102,8 @@ public enum ProxyError: Equatable, Error, Sendable {
             return "ERR syntax error"
         case let .unreachable(text):
             return text
+        case .monitorKeyspace:
+            return "ERR Replica can't interact with the keyspace"
         case let .subscribedMode(command):
             return SubscriptionReplies.notAllowedMessage(command)
         case let .notWhileSubscribed(command):

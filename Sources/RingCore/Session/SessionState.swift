@@ -19,6 +19,9 @@ public enum SessionMode: Equatable, Sendable {
     /// A per_server EXEC: it waits for the replies owed before it, then runs on leases; nothing
     /// more is read until its merged reply is written, so no later request overtakes its parts.
     case executing
+    /// MONITOR: every request the proxy receives is streamed to this client; its own
+    /// commands that touch keys are refused, as Redis refuses a monitor's (RESET ends it).
+    case monitoring
     /// QUIT, end of input or a request that cannot be framed: nothing more is read, and the
     /// connection closes once every reply owed for earlier requests is written.
     case closing
@@ -59,7 +62,7 @@ public struct SessionState: Sendable {
     /// Requests are read and handled (not blocked, not closing).
     @inlinable public var acceptsRequests: Bool {
         switch mode {
-        case .normal, .watching, .transaction, .subscribed: return true
+        case .normal, .watching, .transaction, .subscribed, .monitoring: return true
         case .blocked, .executing, .closing: return false
         }
     }
@@ -72,7 +75,7 @@ public struct SessionState: Sendable {
     /// Requests are carried out as routed: no WATCH or MULTI holds the session.
     @inlinable public var outsideTransaction: Bool {
         switch mode {
-        case .normal, .subscribed: return true
+        case .normal, .subscribed, .monitoring: return true
         default: return false
         }
     }
@@ -130,7 +133,7 @@ public struct SessionState: Sendable {
             tx.server = nil
             tx.deferred = 0
             mode = .transaction(tx)
-        case .normal, .executing, .closing, .subscribed: break
+        case .normal, .executing, .closing, .subscribed, .monitoring: break
         }
     }
 
@@ -155,6 +158,17 @@ public struct SessionState: Sendable {
         clientName = nil
     }
 
+    /// MONITOR: from a plain session only (Redis refuses it in MULTI; a subscriber's
+    /// connection carries its messages).
+    public mutating func beginMonitoring() {
+        if mode == .normal { mode = .monitoring }
+    }
+
+    @inlinable public var isMonitoring: Bool {
+        if case .monitoring = mode { return true }
+        return false
+    }
+
     /// A blocking command was sent on a lease to `server`.
     public mutating func block(on server: Int) {
         if mode == .normal { mode = .blocked(server: server) }
@@ -169,7 +183,7 @@ public struct SessionState: Sendable {
         switch mode {
         case .closing:
             return .none
-        case .normal, .watching, .transaction, .blocked, .executing, .subscribed:
+        case .normal, .watching, .transaction, .blocked, .executing, .subscribed, .monitoring:
             // A blocked client that half-closes still gets its reply (see ClientSession).
             mode = .closing
             return .beginClosing

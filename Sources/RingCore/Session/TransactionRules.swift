@@ -151,7 +151,7 @@ public enum TransactionRules {
                 mode = .transaction(tx)
                 return step
             }
-        case .blocked, .executing, .closing, .subscribed:
+        case .blocked, .executing, .closing, .subscribed, .monitoring:
             return .route
         }
     }

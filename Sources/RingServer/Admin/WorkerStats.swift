@@ -215,6 +215,15 @@ public final class WorkerStats: @unchecked Sendable {
         }
     }
 
+    /// A command the proxy answered itself: counted for INFO commandstats and /metrics with
+    /// no upstream time.
+    @inline(__always)
+    func recordLocal(pool: Int, command: Int) {
+        if command >= 0 && command < commandCount {
+            rp_counter_add(commandLatency + (pool * commandCount + command) * Latency.slots, 1)
+        }
+    }
+
     func upstreamHistogram(pool: Int, server: Int) -> [UInt64] {
         let base = upstreamLatency + (serverOffsets[pool] + server) * Latency.slots
         return (0..<Latency.slots).map { rp_counter_load(base + $0) }

@@ -19,7 +19,7 @@ final class ClientSession: StreamHandler {
     var id: UInt64 { state.id }
 
     /// A partial request carried from one read to the next (empty most of the time).
-    private let input = ByteBuffer()
+    let input = ByteBuffer()
     private var readIntoShared = false
     private var parser: RequestParser
     var order = ReplyOrder()
@@ -53,6 +53,15 @@ final class ClientSession: StreamHandler {
     var overSoftLimitSince: UInt64?
     /// uv_now() of the last read or reply, for the pool's client_idle_timeout.
     private(set) var lastActiveMs: UInt64 = 0
+    /// For CLIENT LIST: when the client connected, its last command's row, its address
+    /// (looked up on first use), and whether CLIENT KILL named it and it closes after its reply.
+    let createdMs: UInt64
+    var lastCommand: Int32 = -1
+    var cachedPeerAddress: String?
+    var killAfterReply = false
+    /// Registered as a monitor with the worker (until closed or RESET); held by CLIENT PAUSE.
+    var isMonitor = false
+    var heldByPause = false
 
     /// A client's reply buffer starts this small and doubles as replies need: a PONG or a
     /// short value fits, and 10,000 idle clients do not hold 4 KiB each.
@@ -71,6 +80,7 @@ final class ClientSession: StreamHandler {
                                   database: pool.config.redisDB)
         stream.startBuffersSmall(ClientSession.initialOutputCapacity)
         self.lastActiveMs = worker.loop.nowMs
+        self.createdMs = lastActiveMs
     }
 
     var hasOutstandingReplies: Bool { !order.isEmpty || stream.pendingOutputBytes > 0 }
@@ -128,8 +138,14 @@ final class ClientSession: StreamHandler {
             let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
             switch parser.parse(rest) {
             case let .request(length):
-                handle(RequestView(bytes: UnsafeRawBufferPointer(rebasing: rest[0..<length]), args: parser.args,
-                                   isInline: parser.wasInline))
+                let request = RequestView(bytes: UnsafeRawBufferPointer(rebasing: rest[0..<length]), args: parser.args,
+                                          isInline: parser.wasInline)
+                // CLIENT PAUSE: this request and those after it wait, unread, for its end.
+                if worker.pauseActive && worker.holds(request, pool: pool.index) {
+                    holdForPause()
+                    return offset
+                }
+                handle(request)
                 offset += length
                 if backpressure.shouldPause(pendingReplies: order.pendingCount, outputBytes: stream.pendingOutputBytes) {
                     pause()
@@ -153,6 +169,8 @@ final class ClientSession: StreamHandler {
 
     private func handle(_ request: RequestView) {
         let decision = worker.planner.plan(request, state: state, pool: pool.policy, placement: pool.placement)
+        lastCommand = Int32(truncatingIfNeeded: worker.planner.lastCommand)
+        if worker.monitorsActive { feedMonitors(request, decision) }
         if state.outsideTransaction { carryOut(decision, request) } else { transactionStep(decision, request) }
     }
 
@@ -182,10 +200,11 @@ final class ClientSession: StreamHandler {
 
     func runLocal(_ command: LocalCommand, _ request: RequestView) {
         worker.stats.add(pool: pool.index, .requestsAnsweredLocally)
+        // Counted once, under its subcommand's row (CONFIG GET), even when servers are asked.
+        worker.stats.recordLocal(pool: pool.index, command: Int(lastCommand))
         var effect = LocalEffect.none
         reply { out in
-            effect = LocalCommands.run(command, request, state: &state, settings: pool.localSettings,
-                                       info: worker.infoText(pool: pool), out: out)
+            effect = LocalCommands.run(command, request, state: &state, settings: pool.localSettings, out: out)
         }
         switch effect {
         case .close: apply(.quit)
@@ -194,7 +213,18 @@ final class ClientSession: StreamHandler {
             dropSubscriptions()
             dropLease()
             dropExecLeases()
+            stopMonitoring()
             deferredRequests?.clear()
+        case .monitor:
+            isMonitor = true
+            worker.addMonitor(self)
+        case let .askServers(query):
+            askServers(query, request)
+        case let .askWorkers(query):
+            worker.askWorkers(query, from: self)
+        case .describeSelf:
+            let line = describe(now: worker.loop.nowMs).line + "\n"
+            reply { $0.appendBulk(string: line) }
         case .none: break
         }
     }
@@ -283,13 +313,14 @@ final class ClientSession: StreamHandler {
     /// The wait (a blocking command, a per_server EXEC) is over: handle what the client sent
     /// meanwhile, and read again.
     func resumeAfterWaiting() {
+        heldByPause = false
         if !input.isEmpty { consumeInput() }
-        if !backpressure.paused && state.acceptsRequests && !isClosed { stream.startReading() }
+        if !heldByPause && !backpressure.paused && state.acceptsRequests && !isClosed { stream.startReading() }
     }
 
     func resumeIfDrained() {
         resumeScheduled = false
-        guard state.acceptsRequests, !isClosed,
+        guard state.acceptsRequests, !isClosed, !heldByPause,
               backpressure.shouldResume(pendingReplies: order.pendingCount, outputBytes: stream.pendingOutputBytes)
         else { return }
         if !input.isEmpty { consumeInput() }
@@ -332,6 +363,7 @@ final class ClientSession: StreamHandler {
         dropLease()
         dropExecLeases()
         dropSubscriptions()
+        stopMonitoring()
         stream.close()
         order.removeAll()
         worker.clientClosed(self)

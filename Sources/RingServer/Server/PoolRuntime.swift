@@ -39,6 +39,12 @@ final class PoolRuntime {
                                      commandCount: table.commands.filter { !$0.spec.name.contains("|") }.count,
                                      databases: config.databases, startDatabase: config.redisDB)
         settings.denied = policy.denied
+        // CONFIG GET answers these about the proxy, not about whichever server is asked.
+        var port = 0
+        if case let .tcp(_, p) = config.listen { port = p }
+        settings.configOverrides = [InfoField("maxclients", String(PoolRuntime.maxClients(config))),
+                                    InfoField("timeout", String(config.clientIdleTimeoutMs / 1000)),
+                                    InfoField("port", String(port))]
         localSettings = settings
         outputLimit = OutputLimit(hardBytes: config.pubsubOutputHardLimit, softBytes: config.pubsubOutputSoftLimit,
                                   softSeconds: config.pubsubOutputSoftSeconds)

@@ -49,9 +49,10 @@ public final class ProxyServer {
         let clientCounts = ClientCounts(pools: config.pools.count)
         let stats = (0..<threads).map { _ in Worker.makeStats(config: config) }
         let started = Int(time(nil))
+        let mesh = WorkerMesh(workers: threads)
         for i in 0..<threads {
             workers.append(try Worker(id: i, config: config, addresses: addresses, board: board, clientCounts: clientCounts,
-                                      stats: stats[i], allStats: stats, startedAt: started))
+                                      stats: stats[i], allStats: stats, startedAt: started, mesh: mesh))
         }
         let checker = HealthChecker(config: config, board: board, addresses: addresses)
         var admin: AdminServer?

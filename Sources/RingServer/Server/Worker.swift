@@ -37,6 +37,24 @@ public final class Worker: FlushScheduler {
     let sharedReadBuffer = ByteBuffer(capacity: Worker.sharedReadSize)
     /// Scratch space for replies built out of order (the bytes are copied into a slot).
     let scratch = ByteBuffer(capacity: 4096)
+    /// The other workers, for CLIENT LIST/KILL/PAUSE and MONITOR (see Worker+Admin).
+    let mesh: WorkerMesh
+    var queryCounter: UInt64 = 0
+    var pendingQueries: [UInt64: PendingClientQuery] = [:]
+    /// CLIENT PAUSE in force per pool (this worker's copy), and the clients it holds.
+    var pauses: [ClientPause?] = []
+    var heldClients: [ClientSession] = []
+    /// Read per request: false unless a pause is in force.
+    var pauseActive = false
+    /// This worker's monitors, the other workers that have some, and the lines of this loop
+    /// turn for them.
+    var monitors: [ClientSession] = []
+    var monitorTargets: [Int] = []
+    /// Read per request: false unless some worker has a monitor.
+    var monitorsActive = false
+    let monitorScratch = ByteBuffer(capacity: 512)
+    /// Per pool (monitors see their own pool's clients only).
+    var monitorOutgoing: [ByteBuffer] = []
     /// Merge states of finished split commands, reused by the next ones.
     private var mergeStates: [MergeState] = []
     /// More than this many idle merge states are let go (a burst of splits does not pin
@@ -88,8 +106,10 @@ public final class Worker: FlushScheduler {
     /// Builds the pools and binds their listeners; throws before anything is served (the
     /// process then exits). `stats` is `allStats[id]`.
     public init(id: Int, config: ProxyConfig, addresses: [[sockaddr_storage]], board: HealthBoard,
-                clientCounts: ClientCounts, stats: WorkerStats, allStats: [WorkerStats], startedAt: Int) throws {
+                clientCounts: ClientCounts, stats: WorkerStats, allStats: [WorkerStats], startedAt: Int,
+                mesh: WorkerMesh) throws {
         self.id = id
+        self.mesh = mesh
         // Client ids are unique across workers: the worker id in the high bits.
         nextClientID = UInt64(id) << 48 | 1
         self.board = board
@@ -107,6 +127,9 @@ public final class Worker: FlushScheduler {
         let w = LoopAsync(loop) { [unowned self] in self.onWakeup() }
         wakeup = w
         board.subscribe(w)
+        mesh.register(worker: id, wakeup: w)
+        pauses = Array(repeating: nil, count: config.pools.count)
+        monitorOutgoing = config.pools.map { _ in ByteBuffer(capacity: 0) }
         for (i, poolConfig) in config.pools.enumerated() {
             let pool = PoolRuntime(worker: self, config: poolConfig, index: i, addresses: addresses[i])
             pools.append(pool)
@@ -139,6 +162,7 @@ public final class Worker: FlushScheduler {
         pthread_mutex_unlock(&shutdownLock)
         if stop && !draining { beginDrain() }
         applyHealth()
+        takeMessages()
     }
 
     /// Copies the board's up/down states into the pools (rebuilding rings that eject).
@@ -164,6 +188,7 @@ public final class Worker: FlushScheduler {
         let now = loop.nowMs
         for p in pools { p.expireRequests(now: now); p.sampleQueues(); p.restoreSubscriptions() }
         scanIdleClients(now: now)
+        if pauseActive || !heldClients.isEmpty { expirePause() }
         if draining {
             let busy = clients.values.contains { $0.hasOutstandingReplies }
             if !busy || now >= drainDeadline { finish() }
@@ -177,6 +202,7 @@ public final class Worker: FlushScheduler {
         for p in pools { p.closeUpstreams() }
         tick?.close(); tick = nil
         check?.close(); check = nil
+        mesh.unregister(worker: id)
         if let w = wakeup { board.unsubscribe(w); w.close() }
         wakeup = nil
     }
@@ -246,6 +272,7 @@ public final class Worker: FlushScheduler {
         // Flushing can queue more output (a failed write fails requests, whose errors go to
         // clients), and a resumed client handles requests it had buffered, so drain until
         // both lists stay empty.
+        if monitorsActive { postMonitorLines() }
         while !flushList.isEmpty || !resumeList.isEmpty {
             swap(&flushing, &flushList)
             for s in flushing { s.flush() }
