@@ -13,12 +13,9 @@ this process if it is killed.
 
 Usage: celery_check.py PROXY_PORT
 """
-import ctypes
 import os
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,6 +23,7 @@ os.environ["CELERY_CHECK_PORT"] = sys.argv[1]
 sys.path.insert(0, HERE)
 
 from celery_app import QUEUE, app, slow_add  # noqa: E402
+from worker_process import WorkerProcess  # noqa: E402
 
 TASKS = 5
 TASK_SECONDS = 0.5
@@ -37,26 +35,12 @@ def remaining(at_most):
     return max(1.0, min(at_most, DEADLINE - time.monotonic()))
 
 
-def die_with_parent():
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-log = tempfile.NamedTemporaryFile(prefix="celery-worker-", suffix=".log", delete=False)
-worker = subprocess.Popen(
+worker_process = WorkerProcess(
+    "celery-worker-",
     [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "--pool=solo", "--concurrency=1",
      "-Q", QUEUE, "-n", NODE, "--loglevel=INFO"],
-    cwd=HERE, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-
-
-def worker_log():
-    with open(log.name) as f:
-        return f.read()
-
-
-def fail(why):
-    print("FAILED:", why)
-    print("---- worker log ----")
-    print(worker_log()[-6000:])
-    sys.exit(1)
+    cwd=HERE, env=os.environ.copy())
+worker, worker_log, fail = worker_process.process, worker_process.output, worker_process.fail
 
 
 try:
@@ -109,7 +93,4 @@ try:
     print("celery: worker shut down by remote control, exited 0 after %.1f s, no error logged"
           % (time.monotonic() - stop))
 finally:
-    if worker.poll() is None:
-        worker.kill()
-        worker.wait()
-    os.unlink(log.name)
+    worker_process.cleanup()

@@ -8,12 +8,9 @@ this process if it is killed.
 
 Usage: rq_shutdown_check.py PROXY_PORT
 """
-import ctypes
 import os
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 
@@ -22,6 +19,7 @@ from rq import Queue, Worker
 from rq.command import PUBSUB_CHANNEL_TEMPLATE, send_shutdown_command
 
 import rq_jobs
+from worker_process import WorkerProcess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEADLINE = time.monotonic() + 120
@@ -32,27 +30,12 @@ r = redis.Redis(host="127.0.0.1", port=port)
 q = Queue("control", connection=r)
 
 
-def die_with_parent():
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-log = tempfile.NamedTemporaryFile(prefix="rq-worker-", suffix=".log", delete=False)
-worker = subprocess.Popen(
+worker_process = WorkerProcess(
+    "rq-worker-",
     [sys.executable, "-m", "rq.cli", "worker", "--url", "redis://127.0.0.1:%d" % port, "--name", name,
      "--path", HERE, "control"],
-    cwd=HERE, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-
-
-def worker_log():
-    with open(log.name) as f:
-        return f.read()
-
-
-def fail(why):
-    print("FAILED:", why)
-    print("---- worker log ----")
-    print(worker_log()[-6000:])
-    sys.exit(1)
+    cwd=HERE)
+worker, worker_log, fail = worker_process.process, worker_process.output, worker_process.fail
 
 
 def wait(what, seconds, ready):
@@ -90,7 +73,4 @@ try:
     print("rq: shutdown command published on %s; the worker received it, exited 0 after %.2f s and "
           "left the registered workers" % (channel, took))
 finally:
-    if worker.poll() is None:
-        worker.kill()
-        worker.wait()
-    os.unlink(log.name)
+    worker_process.cleanup()
