@@ -51,6 +51,9 @@ final class ClientSession: StreamHandler {
     var subscriptions: ClientSubscriptions?
     var pendingConfirmations: [UInt64: PendingConfirmation]?
     var overSoftLimitSince: UInt64?
+    /// The server this client's next request waits for (failover_hold): its requests stay
+    /// unhandled in `input`, in order, until the server is back or the hold ends.
+    var parkedOn: UpstreamServer?
     /// uv_now() of the last read or reply, for the pool's client_idle_timeout.
     private(set) var lastActiveMs: UInt64 = 0
 
@@ -59,7 +62,8 @@ final class ClientSession: StreamHandler {
     static let initialOutputCapacity = 256
     /// Read space below this is topped up before reading into the client's own buffer.
     static let minimumReadSpace = 16 * 1024
-    /// What a blocked client may send before it is no longer read (until it is answered).
+    /// What a blocked or parked (failover_hold) client may send before it is no longer read
+    /// (until it is answered or released): a pipeline of ordinary size, not a flood.
     static let blockedInputLimit = 64 * 1024
 
     init(id: UInt64, worker: Worker, pool: PoolRuntime, stream: Stream) {
@@ -104,7 +108,9 @@ final class ClientSession: StreamHandler {
             input.releaseIfIdle(threshold: ByteBuffer.idleLimit)
         }
         // Requests sent while blocked wait for the reply; past the limit, so does reading.
-        if state.isBlocked && input.readableCount >= ClientSession.blockedInputLimit { stream.stopReading() }
+        if (state.isBlocked || parkedOn != nil) && input.readableCount >= ClientSession.blockedInputLimit {
+            stream.stopReading()
+        }
     }
 
     private func consumeInput() {
@@ -124,12 +130,14 @@ final class ClientSession: StreamHandler {
     /// Frames and handles every whole request in `buffer`; returns the bytes used.
     private func process(_ buffer: UnsafeRawBufferPointer) -> Int {
         var offset = 0
-        while offset < buffer.count && state.acceptsRequests && !backpressure.paused {
+        while offset < buffer.count && state.acceptsRequests && !backpressure.paused && parkedOn == nil {
             let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
             switch parser.parse(rest) {
             case let .request(length):
                 handle(RequestView(bytes: UnsafeRawBufferPointer(rebasing: rest[0..<length]), args: parser.args,
                                    isInline: parser.wasInline))
+                // Parked: the request stays in the input, handled again when released.
+                if parkedOn != nil { return offset }
                 offset += length
                 if backpressure.shouldPause(pendingReplies: order.pendingCount, outputBytes: stream.pendingOutputBytes) {
                     pause()
@@ -284,7 +292,25 @@ final class ClientSession: StreamHandler {
     /// meanwhile, and read again.
     func resumeAfterWaiting() {
         if !input.isEmpty { consumeInput() }
-        if !backpressure.paused && state.acceptsRequests && !isClosed { stream.startReading() }
+        if !backpressure.paused && state.acceptsRequests && !isClosed
+            && (parkedOn == nil || input.readableCount < ClientSession.blockedInputLimit) {
+            stream.startReading()
+        }
+    }
+
+    /// Parks the client on `server` (failover_hold): the current request is handled again
+    /// when the server releases it.
+    func park(on server: UpstreamServer) {
+        parkedOn = server
+        server.park(self)
+        worker.stats.add(pool: pool.index, server: server.index, .parkedRequests)
+    }
+
+    /// The server is back or the hold is over: the parked request and those after it go on.
+    func holdEnded() {
+        parkedOn = nil
+        guard !isClosed else { return }
+        resumeAfterWaiting()
     }
 
     func resumeIfDrained() {
@@ -329,6 +355,8 @@ final class ClientSession: StreamHandler {
     func close() {
         if isClosed { return }
         isClosed = true
+        parkedOn?.unpark(self)
+        parkedOn = nil
         dropLease()
         dropExecLeases()
         dropSubscriptions()
