@@ -1,0 +1,135 @@
+// More Sentinel scenarios on the same setup as SentinelTests (SentinelCluster): a frozen
+// master that resumes after the failover, sentinel subscriptions cut, and a manual
+// SENTINEL FAILOVER.
+
+import Foundation
+import RingConfig
+import RingCore
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension SentinelTests {
+    /// How long writes go on through the proxy after the old master resumes: longer than
+    /// Sentinel takes to see it again (it is demoted a few seconds later).
+    static let resumedWritingSeconds = 3.0
+
+    /// shard-b's master is SIGSTOPped, and SIGCONTed once the proxy follows the failover.
+    /// Writes (RPUSH of a unique number to one shard-b list) go on throughout. Every write
+    /// acknowledged after +switch-master must be on the new master (a write the resumed old
+    /// master acknowledged would be missing there: it never replicates to the new master),
+    /// and the old master, watched with MONITOR from its resumption, must run none of the
+    /// writes the proxy received after it switched.
+    func testResumedOldMasterAcknowledgesNoWrite() throws {
+        let cluster = try SentinelCluster()
+        defer { cluster.stop() }
+        guard cluster.waitReady() else { return XCTFail("sentinels did not find each other in \(SentinelCluster.setupLimitSeconds) s") }
+        try cluster.startProxy()
+        try cluster.observeSwitch(limitSeconds: Self.failoverLimitSeconds)
+        let list = cluster.keys[1][0]
+        let writer = ListWriter(key: list, port: cluster.proxyPort)
+        Thread.detachNewThread { writer.run() }
+        usleep(500_000)
+
+        let oldMaster = cluster.masters[1], newMaster = cluster.replicas[1]
+        kill(oldMaster.process.pid, SIGSTOP)
+        guard let switchAt = cluster.waitForSwitch(limitSeconds: Self.failoverLimitSeconds) else {
+            writer.stop()
+            return XCTFail("no +switch-master within \(Self.failoverLimitSeconds) s; proxy log:\n\(cluster.proxyLog)")
+        }
+        // The proxy has switched when /stats names the new master.
+        let followDeadline = Date().addingTimeInterval(Self.failoverLimitSeconds)
+        while !cluster.admin("/stats").contains("\"address\":\"127.0.0.1:\(newMaster.port)\"") && Date() < followDeadline {
+            usleep(20_000)
+        }
+        let firstAfterProxySwitch = writer.issued + 1
+        let monitor = MonitorLog()
+        kill(oldMaster.process.pid, SIGCONT)
+        let watcher = try RESPClient(port: oldMaster.port, timeoutSeconds: 10)
+        _ = try watcher.command("MONITOR")
+        Thread.detachNewThread { while let line = try? watcher.readReply() { monitor.add(line.text) } }
+        usleep(UInt32(Self.resumedWritingSeconds * 1_000_000))
+        writer.stop()
+        usleep(300_000)
+
+        let acked = writer.acknowledged(after: switchAt)
+        let onNew = try RESPClient(port: newMaster.port, timeoutSeconds: 5).command("LRANGE", list, "0", "-1").text
+        let stored = Set(onNew.split(separator: "\r\n").filter { !$0.hasPrefix("*") && !$0.hasPrefix("$") }.compactMap { Int($0) })
+        let missing = acked.filter { !stored.contains($0) }
+        // MONITOR lines: `... [0 127.0.0.1:PORT] "RPUSH" "key" "N"`; the replication link from
+        // the new master (after the demotion) is not the proxy.
+        let fromProxy = monitor.values(command: "rpush").filter { $0.source != "127.0.0.1:\(newMaster.port)" && $0.value >= firstAfterProxySwitch }
+        print("frozen master resumed after the failover: \(acked.count) writes acknowledged after +switch-master, \(missing.count) missing on the new master; old master ran \(fromProxy.count) of the proxy's post-switch writes (MONITOR saw \(monitor.values(command: "rpush").count) RPUSH there, replicated ones included); \(writer.errors) write errors")
+        XCTAssertGreaterThan(acked.count, 0, "writes go on after the switch")
+        XCTAssertEqual(missing.count, 0, "acknowledged but not on the new master: \(missing.prefix(10))")
+        XCTAssertEqual(fromProxy.count, 0, "the resumed old master ran writes sent after the switch: \(fromProxy.prefix(5))")
+    }
+}
+
+/// RPUSH key N with N = 1, 2, 3... through the proxy, one at a time, recording when each
+/// was acknowledged.
+final class ListWriter: @unchecked Sendable {
+    let key: String
+    let port: Int
+    private let lock = NSLock()
+    private var stopped = false
+    private var count = 0
+    private var acks: [(value: Int, at: Date)] = []
+    private(set) var errors = 0
+
+    init(key: String, port: Int) { self.key = key; self.port = port }
+
+    func stop() { lock.lock(); stopped = true; lock.unlock() }
+    /// The last number sent.
+    var issued: Int { lock.lock(); defer { lock.unlock() }; return count }
+
+    func acknowledged(after d: Date) -> [Int] {
+        lock.lock(); defer { lock.unlock() }
+        return acks.filter { $0.at > d }.map(\.value)
+    }
+
+    func run() {
+        var client: RESPClient?
+        while true {
+            lock.lock()
+            if stopped { lock.unlock(); return }
+            count += 1
+            let n = count
+            lock.unlock()
+            do {
+                if client == nil { client = try RESPClient(port: port, timeoutSeconds: Load.replyTimeoutSeconds) }
+                let r = try client!.command("RPUSH", key, "\(n)")
+                lock.lock()
+                if r.first == UInt8(ascii: ":") { acks.append((n, Date())) } else { errors += 1 }
+                lock.unlock()
+            } catch {
+                lock.lock(); errors += 1; lock.unlock()
+                client = nil
+            }
+            usleep(2_000)
+        }
+    }
+}
+
+/// MONITOR's lines, as received.
+final class MonitorLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    func add(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
+
+    /// The (client address, last argument as a number) of every `command` line.
+    func values(command: String) -> [(source: String, value: Int)] {
+        lock.lock(); defer { lock.unlock() }
+        return lines.compactMap { line in
+            guard line.lowercased().contains("\"\(command)\""), let open = line.firstIndex(of: "["),
+                  let close = line.firstIndex(of: "]") else { return nil }
+            let source = line[line.index(after: open)..<close].split(separator: " ").last.map(String.init) ?? ""
+            let args = line.split(separator: "\"").map(String.init)
+            guard let last = args.last(where: { Int($0) != nil }), let v = Int(last) else { return nil }
+            return (source, v)
+        }
+    }
+}
