@@ -68,6 +68,91 @@ extension SentinelTests {
     }
 }
 
+extension SentinelTests {
+    /// How often the sentinels' subscribers are cut: much more often than the proxy's
+    /// poll interval, so +switch-master cannot reach it through a subscription.
+    static let cutEveryMicroseconds: UInt32 = 20_000
+    /// The poll interval the proxy runs with (SentinelCluster's config), plus what the ROLE
+    /// check and the load's own round trip add.
+    static let pollWindowSeconds = 1.0 + 0.2
+
+    /// `CLIENT KILL TYPE pubsub` on every sentinel, over and over, from before the kill until
+    /// well after the failover: the proxy learns of the switch from its polls alone, so
+    /// shard-b's errors must end within a poll interval of the sentinels' new answer
+    /// (seen here by polling SENTINEL GET-MASTER-ADDR-BY-NAME, since the test's own
+    /// subscriptions are cut too).
+    func testSwitchLandsWithinPollIntervalWithSubscriptionsCut() throws {
+        let cluster = try SentinelCluster()
+        defer { cluster.stop() }
+        guard cluster.waitReady() else { return XCTFail("sentinels did not find each other in \(SentinelCluster.setupLimitSeconds) s") }
+        try cluster.startProxy()
+        let cutter = SubscriptionCutter(ports: cluster.sentinels.map(\.port))
+        Thread.detachNewThread { cutter.run(every: Self.cutEveryMicroseconds) }
+        let load = Load(groups: SentinelCluster.groups.count)
+        for (g, groupKeys) in cluster.keys.enumerated() {
+            Thread.detachNewThread { load.run(group: g, keys: groupKeys, port: cluster.proxyPort) }
+        }
+        usleep(1_000_000)
+        let killedAt = Date()
+        cluster.masters[1].stop()
+        let newAddress = "\(cluster.replicas[1].port)"
+        var switchAt: Date?
+        let clients = cluster.sentinels.compactMap { try? RESPClient(port: $0.port, timeoutSeconds: 2) }
+        let deadline = Date().addingTimeInterval(Self.failoverLimitSeconds)
+        while switchAt == nil && Date() < deadline {
+            for c in clients where (try? c.command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "shard-b"))?.text.contains(newAddress) == true {
+                switchAt = Date()
+            }
+            usleep(10_000)
+        }
+        usleep(2_000_000)
+        load.stop()
+        cutter.stop()
+        usleep(300_000)
+        guard let switched = switchAt else { return XCTFail("no failover within \(Self.failoverLimitSeconds) s; proxy log:\n\(cluster.proxyLog)") }
+        let r = load.results()
+        let lastError = r[1].lastErrorAt ?? killedAt
+        let afterSwitch = lastError.timeIntervalSince(switched)
+        print(String(format: "subscriptions cut (%d subscribers killed): shard-b's last error %+.0f ms from the sentinels' new answer (%.0f ms after the kill); %d errors; shard-a/shard-c errors %d/%d",
+                     cutter.killed, afterSwitch * 1000, switched.timeIntervalSince(killedAt) * 1000, r[1].errors, r[0].errors, r[2].errors))
+        XCTAssertGreaterThan(cutter.killed, 0, "CLIENT KILL TYPE pubsub cut no subscription")
+        XCTAssertEqual(r[0].errors, 0, "shard-a errors: \(r[0].lastMessage)")
+        XCTAssertEqual(r[2].errors, 0, "shard-c errors: \(r[2].lastMessage)")
+        XCTAssertGreaterThan(r[1].okAfter(switched), 0, "shard-b answers after the switch")
+        XCTAssertLessThanOrEqual(afterSwitch, Self.pollWindowSeconds, "the switch must land within the poll interval; last: \(r[1].lastMessage)\n\(cluster.proxyLog)")
+    }
+}
+
+/// Kills every sentinel's pub/sub clients in a loop.
+final class SubscriptionCutter: @unchecked Sendable {
+    let ports: [Int]
+    private let lock = NSLock()
+    private var stopped = false
+    private var count = 0
+
+    init(ports: [Int]) { self.ports = ports }
+
+    func stop() { lock.lock(); stopped = true; lock.unlock() }
+    var killed: Int { lock.lock(); defer { lock.unlock() }; return count }
+
+    func run(every interval: UInt32) {
+        var clients: [Int: RESPClient] = [:]
+        while true {
+            lock.lock()
+            let done = stopped
+            lock.unlock()
+            if done { return }
+            for p in ports {
+                if clients[p] == nil { clients[p] = try? RESPClient(port: p, timeoutSeconds: 1) }
+                guard let reply = try? clients[p]?.command("CLIENT", "KILL", "TYPE", "pubsub") else { clients[p] = nil; continue }
+                let n = Int(String(reply.text.dropFirst().filter(\.isNumber))) ?? 0
+                lock.lock(); count += n; lock.unlock()
+            }
+            usleep(interval)
+        }
+    }
+}
+
 /// RPUSH key N with N = 1, 2, 3... through the proxy, one at a time, recording when each
 /// was acknowledged.
 final class ListWriter: @unchecked Sendable {
