@@ -123,6 +123,53 @@ extension SentinelTests {
     }
 }
 
+extension SentinelTests {
+    /// `SENTINEL FAILOVER shard-b` (the old master stays up) under GET load, several clients
+    /// per group: a GET written to the old master when the proxy switches is sent again to
+    /// the new one, so no read fails.
+    func testManualFailoverIsSeamlessForReads() throws {
+        let cluster = try SentinelCluster()
+        defer { cluster.stop() }
+        guard cluster.waitReady() else { return XCTFail("sentinels did not find each other in \(SentinelCluster.setupLimitSeconds) s") }
+        try cluster.startProxy()
+        try cluster.observeSwitch(limitSeconds: Self.failoverLimitSeconds)
+        let seed = try RESPClient(port: cluster.proxyPort, timeoutSeconds: 2)
+        for k in cluster.keys.joined() { _ = try seed.command("SET", k, "seeded") }
+        // Clients that never pause: GETs are in flight on the old master when the proxy switches.
+        let clientsPerGroup = 4
+        let load = Load(groups: SentinelCluster.groups.count)
+        for (g, groupKeys) in cluster.keys.enumerated() {
+            for c in 0..<clientsPerGroup {
+                let mine = Array(groupKeys[(c * 2)..<(c * 2 + 2)])
+                Thread.detachNewThread { load.run(group: g, keys: mine, port: cluster.proxyPort, readOnly: true, pause: 0) }
+            }
+        }
+        usleep(500_000)
+        let admin = try RESPClient(port: cluster.sentinels[0].port, timeoutSeconds: 5)
+        let started = Date()
+        let ok = try admin.command("SENTINEL", "FAILOVER", "shard-b")
+        XCTAssertEqual(ok.text, "+OK\r\n")
+        let switched = cluster.waitForSwitch(limitSeconds: Self.failoverLimitSeconds)
+        let followDeadline = Date().addingTimeInterval(5)
+        let newAddress = "\"address\":\"127.0.0.1:\(cluster.replicas[1].port)\""
+        while !cluster.admin("/stats").contains(newAddress) && Date() < followDeadline { usleep(20_000) }
+        usleep(1_500_000)
+        load.stop()
+        usleep(300_000)
+        guard let switchAt = switched else { return XCTFail("no +switch-master within \(Self.failoverLimitSeconds) s") }
+        let r = load.results()
+        let stats = cluster.admin("/stats")
+        let resent = stats.components(separatedBy: "\"failover_resent_reads\":").dropFirst()
+            .compactMap { Int($0.prefix { $0.isNumber }) }.reduce(0, +)
+        print(String(format: "manual SENTINEL FAILOVER: +switch-master %.0f ms after the command; GET errors %d/%d/%d; GETs %d/%d/%d (shard-b after the switch: %d); reads re-sent to the new master: %d",
+                     switchAt.timeIntervalSince(started) * 1000, r[0].errors, r[1].errors, r[2].errors,
+                     r[0].ok, r[1].ok, r[2].ok, r[1].okAfter(switchAt), resent))
+        XCTAssertTrue(stats.contains(newAddress), "the proxy followed the failover: \(stats)")
+        for g in 0..<3 { XCTAssertEqual(r[g].errors, 0, "\(SentinelCluster.groups[g]) read errors: \(r[g].messages)") }
+        XCTAssertGreaterThan(r[1].okAfter(switchAt), 0, "shard-b reads go on after the switch")
+    }
+}
+
 /// Kills every sentinel's pub/sub clients in a loop.
 final class SubscriptionCutter: @unchecked Sendable {
     let ports: [Int]

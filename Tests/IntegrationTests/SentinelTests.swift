@@ -192,7 +192,9 @@ final class Load: @unchecked Sendable {
         lock.unlock()
     }
 
-    func run(group g: Int, keys: [String], port: Int) {
+    /// `readOnly`: GET alone (the keys' values, if any, were set before).
+    /// `pause`: microseconds between rounds (0: a request is nearly always in flight).
+    func run(group g: Int, keys: [String], port: Int, readOnly: Bool = false, pause: UInt32 = 2_000) {
         var client: RESPClient?
         var i = 0
         while !isStopped {
@@ -201,8 +203,10 @@ final class Load: @unchecked Sendable {
             do {
                 if client == nil { client = try RESPClient(port: port, timeoutSeconds: replyTimeout) }
                 var sent = Date()
-                let set = try client!.command("SET", key, "v\(i)")
-                if set.first == UInt8(ascii: "-") { record(g, ok: false, set.text) } else { record(g, ok: true, sentAt: sent) }
+                if !readOnly {
+                    let set = try client!.command("SET", key, "v\(i)")
+                    if set.first == UInt8(ascii: "-") { record(g, ok: false, set.text) } else { record(g, ok: true, sentAt: sent) }
+                }
                 sent = Date()
                 let get = try client!.command("GET", key)
                 if get.first == UInt8(ascii: "-") { record(g, ok: false, get.text) } else { record(g, ok: true, sentAt: sent) }
@@ -210,7 +214,7 @@ final class Load: @unchecked Sendable {
                 record(g, ok: false, "\(error)")
                 client = nil
             }
-            usleep(2_000)
+            if pause > 0 { usleep(pause) }
         }
     }
 }
