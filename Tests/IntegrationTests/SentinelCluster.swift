@@ -79,7 +79,7 @@ final class SentinelCluster {
     }
 
     /// Starts ringproxy (`extra`: more pool keys, one per line) and finds keys per group.
-    func startProxy(extra: String = "") throws {
+    func startProxy(extra: String = "", pollIntervalMs: Int = 1000) throws {
         proxyPort = Harness.freePort()
         adminPort = Harness.freePort()
         let config = """
@@ -96,7 +96,7 @@ final class SentinelCluster {
             - 127.0.0.1:\(masters[2].port):1 shard-c
           sentinels:
         \(sentinels.map { "    - 127.0.0.1:\($0.port)" }.joined(separator: "\n"))
-          sentinel_poll_interval: 1000
+          sentinel_poll_interval: \(pollIntervalMs)
           sentinel_timeout: 300
         \(extra.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n"))
 

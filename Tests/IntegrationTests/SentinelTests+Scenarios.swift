@@ -170,6 +170,52 @@ extension SentinelTests {
     }
 }
 
+extension SentinelTests {
+    /// A poll interval the READONLY test cannot be saved by.
+    static let longPollIntervalMs = 60_000
+    /// From the proxy's first READONLY to its switch: a poll and a ROLE check on loopback,
+    /// generous for a loaded machine.
+    static let readOnlyFollowSeconds = 0.5
+
+    /// The proxy hears nothing from the sentinels (subscribers cut in a loop, polls a
+    /// minute apart) when `SENTINEL FAILOVER shard-b` runs; once Sentinel demotes the old
+    /// master, a write through the proxy gets -READONLY, which retires the connection and
+    /// polls the sentinels at once: shard-b's errors stop within `readOnlyFollowSeconds`.
+    func testReadOnlyReplyPollsTheSentinels() throws {
+        let cluster = try SentinelCluster()
+        defer { cluster.stop() }
+        guard cluster.waitReady() else { return XCTFail("sentinels did not find each other in \(SentinelCluster.setupLimitSeconds) s") }
+        try cluster.startProxy(pollIntervalMs: Self.longPollIntervalMs)
+        let cutter = SubscriptionCutter(ports: cluster.sentinels.map(\.port))
+        Thread.detachNewThread { cutter.run(every: Self.cutEveryMicroseconds) }
+        defer { cutter.stop() }
+        let load = Load(groups: SentinelCluster.groups.count)
+        Thread.detachNewThread { load.run(group: 1, keys: cluster.keys[1], port: cluster.proxyPort) }
+        usleep(500_000)
+        let started = Date()
+        XCTAssertEqual(try RESPClient(port: cluster.sentinels[0].port, timeoutSeconds: 5).command("SENTINEL", "FAILOVER", "shard-b").text, "+OK\r\n")
+        let newAddress = "\"address\":\"127.0.0.1:\(cluster.replicas[1].port)\""
+        let deadline = Date().addingTimeInterval(Self.failoverLimitSeconds)
+        var followedAt: Date?
+        while followedAt == nil && Date() < deadline {
+            if cluster.admin("/stats").contains(newAddress) { followedAt = Date() }
+            usleep(20_000)
+        }
+        usleep(500_000)
+        load.stop()
+        usleep(300_000)
+        let r = load.results()[1]
+        guard let followed = followedAt else { return XCTFail("the proxy did not follow within \(Self.failoverLimitSeconds) s: \(r.messages)\n\(cluster.proxyLog)") }
+        let readOnly = r.readOnlyTimes
+        let span = (r.lastErrorAt ?? followed).timeIntervalSince(readOnly.first ?? followed)
+        print(String(format: "READONLY after a missed failover: the proxy followed %.0f ms after SENTINEL FAILOVER; shard-b errors from the first READONLY to the last: %.0f ms (%d errors, %d READONLY)",
+                     followed.timeIntervalSince(started) * 1000, span * 1000, r.errors, readOnly.count))
+        XCTAssertFalse(readOnly.isEmpty, "the demoted master must have answered READONLY (else the test proves nothing): \(r.messages)")
+        XCTAssertLessThanOrEqual(span, Self.readOnlyFollowSeconds, "errors after the first READONLY: \(r.messages)\n\(cluster.proxyLog)")
+        XCTAssertGreaterThan(r.okAfter(followed), 0, "shard-b answers after the switch")
+    }
+}
+
 /// Kills every sentinel's pub/sub clients in a loop.
 final class SubscriptionCutter: @unchecked Sendable {
     let ports: [Int]

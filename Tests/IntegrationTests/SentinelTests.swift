@@ -43,11 +43,16 @@ final class SentinelTests: XCTestCase {
         try cluster.startProxy()
         try cluster.observeSwitch(skipping: freezeFirstSentinel ? [0] : [], limitSeconds: Self.failoverLimitSeconds)
 
-        // SET+GET load, one client per group.
+        // SET+GET load, one client per group; beside it, redis-py's Sentinel client on the
+        // same sentinels (the issue's comparison), when Python has redis-py.
         let load = Load(groups: SentinelCluster.groups.count)
         for (g, groupKeys) in cluster.keys.enumerated() {
             Thread.detachNewThread { load.run(group: g, keys: groupKeys, port: cluster.proxyPort) }
         }
+        let redisPy = freezeFirstSentinel ? nil : try? Background(
+            "redis-py-sentinel", "/usr/bin/env",
+            ["python3", Harness.packageRoot + "/Tests/IntegrationTests/python/sentinel_window.py",
+             cluster.sentinels.map { "\($0.port)" }.joined(separator: ","), "shard-b"])
         usleep(1_000_000)
         if freezeFirstSentinel { kill(cluster.sentinels[0].process.pid, SIGSTOP) }
         let killedAt = Date()
@@ -56,10 +61,12 @@ final class SentinelTests: XCTestCase {
         // Load goes on past the window, so errors after it would be seen.
         usleep(1_500_000)
         load.stop()
+        redisPy?.stop()
         usleep(300_000)
 
         guard let switchAt = switched else { return XCTFail("no +switch-master within \(Self.failoverLimitSeconds) s; proxy log:\n\(cluster.proxyLog)") }
         let r = load.results()
+        if let py = redisPy { printRedisPyWindow(py.log, killedAt: killedAt, switchAt: switchAt) }
         XCTAssertEqual(r[0].errors, 0, "shard-a errors: \(r[0].lastMessage)")
         XCTAssertEqual(r[2].errors, 0, "shard-c errors: \(r[2].lastMessage)")
         XCTAssertGreaterThan(r[1].errors, 0, "shard-b's master was killed: some requests must fail")
@@ -79,6 +86,27 @@ final class SentinelTests: XCTestCase {
         XCTAssertTrue(metrics.contains("address=\"127.0.0.1:\(cluster.replicas[1].port)\""), metrics)
         let stats = cluster.admin("/stats")
         XCTAssertTrue(stats.contains("\"address\":\"127.0.0.1:\(cluster.replicas[1].port)\",\"failovers\":1"), stats)
+        // Sentinel up/down: the frozen first sentinel is down, the others up.
+        for (i, s) in cluster.sentinels.enumerated() {
+            let down = freezeFirstSentinel && i == 0
+            let address = "127.0.0.1:\(s.port)"
+            XCTAssertTrue(metrics.contains("ringproxy_sentinel_up{pool=\"shards\",sentinel=\"\(address)\"} \(down ? 0 : 1)"), metrics)
+            XCTAssertTrue(stats.contains("\"\(address)\":\"\(down ? "down" : "up")\""), stats)
+        }
+    }
+
+    /// redis-py's line from sentinel_window.py, as the proxy's is printed.
+    func printRedisPyWindow(_ log: String, killedAt: Date, switchAt: Date) {
+        guard let line = log.split(separator: "\n").first(where: { $0.hasPrefix("REDISPY ") }),
+              let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(8).utf8)) as? [String: Any] else {
+            return print("redis-py Sentinel comparison not run (python3 with redis-py needed): \(log.suffix(300))")
+        }
+        let errors = object["errors"] as? Int ?? 0
+        let first = (object["first_error"] as? Double).map { Date(timeIntervalSince1970: $0) }
+        let last = (object["last_error"] as? Double).map { Date(timeIntervalSince1970: $0) }
+        guard let f = first, let l = last else { return print("redis-py \(object["version"] ?? "?") Sentinel.master_for: no error") }
+        print(String(format: "redis-py %@ Sentinel.master_for on the same setup: errors for %.0f ms after the kill (%d errors); last error %+.0f ms from the first +switch-master",
+                     "\(object["version"] ?? "?")", l.timeIntervalSince(f) * 1000, errors, l.timeIntervalSince(switchAt) * 1000))
     }
 
     /// failover_hold: 3000 and shard-b's master SIGKILLed under load. What the clients may
@@ -150,6 +178,8 @@ final class Load: @unchecked Sendable {
         var lastMessage = ""
         var okTimes: [Date] = []
         var errorTimes: [Date] = []
+        /// When errors saying READONLY came (a demoted master).
+        var readOnlyTimes: [Date] = []
         var messages: [String] = []
         /// The longest time one request took, in seconds.
         var longestWait: Double = 0
@@ -187,6 +217,7 @@ final class Load: @unchecked Sendable {
             data[g].lastErrorAt = now
             data[g].lastMessage = message
             data[g].errorTimes.append(now)
+            if message.contains("READONLY") { data[g].readOnlyTimes.append(now) }
             if data[g].messages.count < Load.keptMessages { data[g].messages.append(message) }
         }
         lock.unlock()

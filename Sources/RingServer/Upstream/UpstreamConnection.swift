@@ -222,6 +222,10 @@ final class UpstreamConnection: StreamHandler {
                     stats.recordLatency(pool: server.pool.index, server: server.index, command: Int(waiting.command),
                                         us: (uv_hrtime() &- waiting.queuedNs) / 1000)
                     client.deliver(sequence: waiting.sequence, part: Int(waiting.part), reply: reply)
+                    if reply.first == UInt8(ascii: "-") && serverStateError(reply) {
+                        input.consume(length)
+                        return
+                    }
                 } else if reply.first == UInt8(ascii: "-") {
                     logWarn("upstream \(server.logName) refused a command the proxy sent itself: \(String(decoding: reply.dropLast(2), as: UTF8.self))")
                 }
@@ -230,6 +234,25 @@ final class UpstreamConnection: StreamHandler {
             }
         }
         input.releaseIfIdle(threshold: ByteBuffer.idleLimit)
+    }
+
+    /// An error reply about the server, not the request (see UpstreamErrorReply): LOADING
+    /// and MASTERDOWN count as a passive failure; READONLY from a Sentinel-managed server
+    /// retires this connection and has the sentinels polled at once. True when this
+    /// connection is gone.
+    private func serverStateError(_ reply: UnsafeRawBufferPointer) -> Bool {
+        switch UpstreamErrorReply.classify(reply) {
+        case .loading, .masterDown:
+            let text = String(decoding: reply.prefix { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") }.dropFirst(), as: UTF8.self)
+            server.replyFailure(.cannotServe(text))
+            return false
+        case .readOnly where retainsReads:
+            server.pool.board?.requestSentinelPoll()
+            fail(.becameReplica)
+            return true
+        case .readOnly, .other:
+            return false
+        }
     }
 
     func didEnd(_ stream: Stream, error: Int32) {
@@ -259,7 +282,7 @@ final class UpstreamConnection: StreamHandler {
         let plan = ResendPlan(queue: pending, writes: stream.writes, resendUnsent: failure.resendsUnsent && !isLease)
         stream.close()
         server.connectionFailed(self, failure)
-        if failure == .failedOver && !isLease && retainedReads != nil,
+        if failure.resendsWrittenReads && !isLease && retainedReads != nil,
            let next = server.connection(for: version, database: database, ignoringBackoff: true) {
             resendWrittenReads(before: plan.firstMoved, to: next)
         }

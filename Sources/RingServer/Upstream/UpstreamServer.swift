@@ -199,6 +199,13 @@ final class UpstreamServer {
 
     func requestSucceeded() { consecutiveRequestFailures = 0 }
 
+    /// A reply said the server cannot serve (LOADING, MASTERDOWN): down at once, as a
+    /// refused connection would be, until the health checks pass again.
+    func replyFailure(_ failure: UpstreamFailure) {
+        worker.stats.add(pool: pool.index, server: index, failure.stat)
+        reportDown(failure)
+    }
+
     /// Only checks can bring a server back, so without health checks (interval 0) a
     /// failure is not reported: the connect back-off alone paces the retries.
     private func reportDown(_ failure: UpstreamFailure) {
@@ -241,8 +248,9 @@ final class UpstreamServer {
             for i in list.indices where list[i] === connection { list[i] = nil }
             otherDatabases[connection.database] = list
         }
-        // Retired for a failover: the server is not failing, its new master is waiting.
-        if failure == .failedOver { return }
+        // Retired for a failover (or a demotion the poll is about to follow): the server is
+        // not failing, its new master is waiting.
+        if failure == .failedOver || failure == .becameReplica { return }
         consecutiveRequestFailures += 1
         if failure.marksServerDown || consecutiveRequestFailures >= pool.config.serverFailureLimit {
             reportDown(failure)
