@@ -178,9 +178,12 @@ extension SentinelTests {
     static let readOnlyFollowSeconds = 0.5
 
     /// The proxy hears nothing from the sentinels (subscribers cut in a loop, polls a
-    /// minute apart) when `SENTINEL FAILOVER shard-b` runs; once Sentinel demotes the old
-    /// master, a write through the proxy gets -READONLY, which retires the connection and
-    /// polls the sentinels at once: shard-b's errors stop within `readOnlyFollowSeconds`.
+    /// minute apart) when `SENTINEL FAILOVER shard-b` runs. Once the sentinels name the new
+    /// master, the test demotes the old one itself with REPLICAOF (as an operator would,
+    /// without killing its clients, unlike Sentinel's own reconfiguration, whose CLIENT
+    /// KILL the proxy also reacts to): a write through the proxy gets -READONLY, which
+    /// retires the connection and polls the sentinels at once, so shard-b's errors stop
+    /// within `readOnlyFollowSeconds`.
     func testReadOnlyReplyPollsTheSentinels() throws {
         let cluster = try SentinelCluster()
         defer { cluster.stop() }
@@ -196,6 +199,14 @@ extension SentinelTests {
         XCTAssertEqual(try RESPClient(port: cluster.sentinels[0].port, timeoutSeconds: 5).command("SENTINEL", "FAILOVER", "shard-b").text, "+OK\r\n")
         let newAddress = "\"address\":\"127.0.0.1:\(cluster.replicas[1].port)\""
         let deadline = Date().addingTimeInterval(Self.failoverLimitSeconds)
+        let asker = try RESPClient(port: cluster.sentinels[0].port, timeoutSeconds: 2)
+        while !((try? asker.command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "shard-b"))?.text.contains("\(cluster.replicas[1].port)") ?? false),
+              Date() < deadline {
+            usleep(10_000)
+        }
+        let demoted = try RESPClient(port: cluster.masters[1].port, timeoutSeconds: 2)
+            .command("REPLICAOF", "127.0.0.1", "\(cluster.replicas[1].port)")
+        XCTAssertEqual(demoted.text, "+OK\r\n")
         var followedAt: Date?
         while followedAt == nil && Date() < deadline {
             if cluster.admin("/stats").contains(newAddress) { followedAt = Date() }

@@ -252,6 +252,10 @@ final class UpstreamServer {
         // not failing, its new master is waiting.
         if failure == .failedOver || failure == .becameReplica { return }
         consecutiveRequestFailures += 1
+        // A Sentinel-managed master that closes or refuses connections may have been
+        // demoted (Sentinel kills the old master's clients when it reconfigures it) or
+        // killed: the sentinels are asked at once rather than at the next poll.
+        if failure.marksServerDown && !pool.config.sentinel.sentinels.isEmpty { pool.board?.requestSentinelPoll() }
         if failure.marksServerDown || consecutiveRequestFailures >= pool.config.serverFailureLimit {
             reportDown(failure)
         }
