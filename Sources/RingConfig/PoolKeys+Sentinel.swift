@@ -45,7 +45,7 @@ extension PoolKey {
             pool.sentinel.user = text
         },
         .integer("failover_hold", .ringproxy, 0...maxFailoverHoldMs, default: .value("0"),
-                 "ms a failing-over group's requests may wait for the new master; accepted, not yet in effect (0: they get down_server_reply)",
+                 "ms a failing-over group's requests may wait for the new master (0: they get down_server_reply at once)",
                  \.sentinel.failoverHoldMs),
     ]
 

@@ -199,6 +199,16 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
         }
         family("ringproxy_upstream_failovers_total", "counter", "Sentinel failovers the proxy followed to a new master.")
         for (p, s) in upstreams { sample("ringproxy_upstream_failovers_total", upstreamLabels(p, s), String(switches[p][s])) }
+        let sentinels = board.sentinelStates()
+        if sentinels.contains(where: { !$0.isEmpty }) {
+            family("ringproxy_sentinel_up", "gauge", "1 when the sentinel answered its last poll within sentinel_timeout, 0 when not.")
+            for (p, pool) in config.pools.enumerated() {
+                for (i, a) in pool.sentinel.sentinels.enumerated() {
+                    let labels = Self.labels(["pool": pool.name, "sentinel": "\(a.host):\(a.port)"])
+                    sample("ringproxy_sentinel_up", labels, sentinels[p][i] ? "1" : "0")
+                }
+            }
+        }
         return out
     }
 
@@ -258,6 +268,13 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
             }
             for stat in PoolStat.allCases { poolFields.append("\"\(stat.name)\":\(Int64(bitPattern: sum(pool: p, stat)))") }
             poolFields.append("\"server_ejects\":\(ejects)")
+            if !pool.sentinel.sentinels.isEmpty {
+                let states = board.sentinelStates()[p]
+                let each = pool.sentinel.sentinels.enumerated().map { i, a in
+                    "\(Self.jsonString("\(a.host):\(a.port)")):\"\(states[i] ? "up" : "down")\""
+                }
+                poolFields.append("\"sentinels\":{\(each.joined(separator: ","))}")
+            }
             fields.append("\(Self.jsonString(pool.name)):{\(poolFields.joined(separator: ","))}")
         }
         return "{" + fields.joined(separator: ",") + "}\n"

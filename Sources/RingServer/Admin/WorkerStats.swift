@@ -51,7 +51,7 @@ public enum ServerStat: Int, CaseIterable {
     case serverEOF, serverErr, serverTimedout, serverConnections, requests, requestBytes, responses, responseBytes,
          inQueue, inQueueBytes, outQueue, outQueueBytes, missReplies,
          leasesInUse, transactions, transactionsAborted, blockedClients, scriptReloads,
-         subscriberConnections, subscriptions, pubsubMessages
+         subscriberConnections, subscriptions, pubsubMessages, parkedRequests, failoverResentReads
 
     public var name: String {
         switch self {
@@ -76,6 +76,8 @@ public enum ServerStat: Int, CaseIterable {
         case .subscriberConnections: return "subscriber_connections"
         case .subscriptions: return "subscriptions"
         case .pubsubMessages: return "pubsub_messages"
+        case .parkedRequests: return "failover_parked"
+        case .failoverResentReads: return "failover_resent_reads"
         }
     }
 
@@ -103,6 +105,8 @@ public enum ServerStat: Int, CaseIterable {
         case .subscriberConnections: return "# shared subscriber connections to the server (at most one per worker)"
         case .subscriptions: return "# channels and patterns the proxy holds subscribed on the server, for all its clients"
         case .pubsubMessages: return "# messages received from the server for the proxy's subscribers"
+        case .parkedRequests: return "# times a client waited (failover_hold) for the server's new master instead of getting the down error"
+        case .failoverResentReads: return "# read-only requests written to a master Sentinel replaced, sent again to the new master"
         }
     }
 

@@ -18,7 +18,7 @@ extension ClientSession {
             return
         }
         guard let connection = server.isDown ? nil : server.connection(for: state.version, database: state.database) else {
-            answerUnreachable(server, miss: miss, argumentCount: request.count)
+            if mayPark(on: server) { park(on: server) } else { answerUnreachable(server, miss: miss, argumentCount: request.count) }
             return
         }
         let offset = append(request, to: connection)
@@ -52,6 +52,10 @@ extension ClientSession {
         }
         let keyServers = worker.planner.keyServers
         let partServers = worker.planner.partServers
+        for s in partServers where pool.servers[s].isDown && mayPark(on: pool.servers[s]) {
+            park(on: pool.servers[s])
+            return
+        }
         let step = kind.argumentsPerKey
         let merge = worker.takeMergeState(kind: kind, keyCount: keyServers.count, parts: partServers.count)
         worker.stats.add(pool: pool.index, .fragments, UInt64(partServers.count))
@@ -80,6 +84,13 @@ extension ClientSession {
         }
         worker.partIndices = indices
         if merge.isComplete, let index = order.index(of: sequence) { finishMerge(at: index, merge) }
+    }
+
+    /// failover_hold: a request for an unreachable Sentinel-managed server waits for the new
+    /// master instead of failing. Only outside transactions: a WATCH or MULTI step has
+    /// already changed the session's state when it is routed, and must not run twice.
+    func mayPark(on server: UpstreamServer) -> Bool {
+        state.outsideTransaction && server.shouldPark()
     }
 
     /// A request whose server is down (or backing off after a failure) is answered at once:

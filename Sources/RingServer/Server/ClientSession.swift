@@ -51,6 +51,9 @@ final class ClientSession: StreamHandler {
     var subscriptions: ClientSubscriptions?
     var pendingConfirmations: [UInt64: PendingConfirmation]?
     var overSoftLimitSince: UInt64?
+    /// The server this client's next request waits for (failover_hold): its requests stay
+    /// unhandled in `input`, in order, until the server is back or the hold ends.
+    var parkedOn: UpstreamServer?
     /// uv_now() of the last read or reply, for the pool's client_idle_timeout.
     private(set) var lastActiveMs: UInt64 = 0
     /// For CLIENT LIST: when the client connected, its last command's row, its address
@@ -68,7 +71,8 @@ final class ClientSession: StreamHandler {
     static let initialOutputCapacity = 256
     /// Read space below this is topped up before reading into the client's own buffer.
     static let minimumReadSpace = 16 * 1024
-    /// What a blocked client may send before it is no longer read (until it is answered).
+    /// What a blocked or parked (failover_hold) client may send before it is no longer read
+    /// (until it is answered or released): a pipeline of ordinary size, not a flood.
     static let blockedInputLimit = 64 * 1024
 
     init(id: UInt64, worker: Worker, pool: PoolRuntime, stream: Stream) {
@@ -114,7 +118,9 @@ final class ClientSession: StreamHandler {
             input.releaseIfIdle(threshold: ByteBuffer.idleLimit)
         }
         // Requests sent while blocked wait for the reply; past the limit, so does reading.
-        if state.isBlocked && input.readableCount >= ClientSession.blockedInputLimit { stream.stopReading() }
+        if (state.isBlocked || parkedOn != nil) && input.readableCount >= ClientSession.blockedInputLimit {
+            stream.stopReading()
+        }
     }
 
     private func consumeInput() {
@@ -134,7 +140,7 @@ final class ClientSession: StreamHandler {
     /// Frames and handles every whole request in `buffer`; returns the bytes used.
     private func process(_ buffer: UnsafeRawBufferPointer) -> Int {
         var offset = 0
-        while offset < buffer.count && state.acceptsRequests && !backpressure.paused {
+        while offset < buffer.count && state.acceptsRequests && !backpressure.paused && parkedOn == nil {
             let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
             switch parser.parse(rest) {
             case let .request(length):
@@ -146,6 +152,8 @@ final class ClientSession: StreamHandler {
                     return offset
                 }
                 handle(request)
+                // Parked (failover_hold): the request stays in the input, handled again when released.
+                if parkedOn != nil { return offset }
                 offset += length
                 if backpressure.shouldPause(pendingReplies: order.pendingCount, outputBytes: stream.pendingOutputBytes) {
                     pause()
@@ -315,7 +323,10 @@ final class ClientSession: StreamHandler {
     func resumeAfterWaiting() {
         heldByPause = false
         if !input.isEmpty { consumeInput() }
-        if !heldByPause && !backpressure.paused && state.acceptsRequests && !isClosed { stream.startReading() }
+        if !heldByPause && !backpressure.paused && state.acceptsRequests && !isClosed
+            && (parkedOn == nil || input.readableCount < ClientSession.blockedInputLimit) {
+            stream.startReading()
+        }
     }
 
     func resumeIfDrained() {
@@ -360,6 +371,8 @@ final class ClientSession: StreamHandler {
     func close() {
         if isClosed { return }
         isClosed = true
+        parkedOn?.unpark(self)
+        parkedOn = nil
         dropLease()
         dropExecLeases()
         dropSubscriptions()

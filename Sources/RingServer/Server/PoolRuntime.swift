@@ -74,6 +74,7 @@ final class PoolRuntime {
     /// otherwise the ring stays and the down servers' keys are answered at once.
     func apply(live: [Bool], reasons: [String]) {
         for (i, server) in servers.enumerated() { server.setDown(!live[i], reason: reasons[i]) }
+        for s in servers { s.releaseParkedIfDue() }
         if config.autoEjectHosts {
             placement = config.placement(live: live)
             pubsub.placementChanged()
@@ -88,6 +89,7 @@ final class PoolRuntime {
     var board: HealthBoard? { worker.healthBoard }
 
     func expireRequests(now: UInt64) {
+        for s in servers { s.checkHold(now: now) }
         guard let t = config.timeoutMs else { return }
         for s in servers { s.expireRequests(now: now, timeoutMs: UInt64(t)) }
     }

@@ -31,12 +31,17 @@ public final class HealthBoard: @unchecked Sendable {
     /// the workers: a worker that has seen fewer switches retires its connections).
     private var addressTexts: [[String]]
     private var switches: [[UInt64]]
+    /// Whether each pool's sentinels answered their last poll (written by the checker).
+    private var sentinelUp: [[Bool]]
+    /// Wakes the checker thread to poll the sentinels now (a worker saw READONLY).
+    private var sentinelPollWaker: LoopAsync?
 
     public init(config: ProxyConfig) {
         pthread_mutex_init(&lock, nil)
         servers = config.pools.map(\.servers)
         addressTexts = config.pools.map { $0.servers.map(\.addressText) }
         switches = config.pools.map { $0.servers.map { _ in 0 } }
+        sentinelUp = config.pools.map { $0.sentinel.sentinels.map { _ in true } }
         trackers = config.pools.map { pool in
             pool.servers.map { _ in HealthTracker(fall: pool.health.fall, rise: pool.health.rise) }
         }
@@ -91,6 +96,33 @@ public final class HealthBoard: @unchecked Sendable {
         pthread_mutex_lock(&lock)
         addresses[pool][server] = a
         pthread_mutex_unlock(&lock)
+    }
+
+    func setSentinelUp(_ up: Bool, pool: Int, sentinel: Int) {
+        pthread_mutex_lock(&lock)
+        sentinelUp[pool][sentinel] = up
+        pthread_mutex_unlock(&lock)
+    }
+
+    /// Every pool's sentinels, up (answered the last poll in time) or not; for stats.
+    func sentinelStates() -> [[Bool]] {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return sentinelUp
+    }
+
+    func setSentinelPollWaker(_ waker: LoopAsync?) {
+        pthread_mutex_lock(&lock)
+        sentinelPollWaker = waker
+        pthread_mutex_unlock(&lock)
+    }
+
+    /// Thread-safe; libuv coalesces sends that arrive before the checker runs.
+    func requestSentinelPoll() {
+        pthread_mutex_lock(&lock)
+        let w = sentinelPollWaker
+        pthread_mutex_unlock(&lock)
+        w?.send()
     }
 
     func subscribe(_ wakeup: LoopAsync) {

@@ -17,6 +17,7 @@ public final class HealthChecker: FlushScheduler {
     private var watchers: [SentinelWatcher] = []
     private var timers: [LoopTimer] = []
     private var stopper: LoopAsync?
+    private var pollWaker: LoopAsync?
     private var thread = pthread_t()
     private var running = false
 
@@ -35,6 +36,11 @@ public final class HealthChecker: FlushScheduler {
             watchers.append(SentinelWatcher(checker: self, pool: pool, poolIndex: p))
         }
         for w in watchers { w.start() }
+        if !watchers.isEmpty {
+            let waker = LoopAsync(loop) { [unowned self] in for w in self.watchers { w.pollRequested() } }
+            pollWaker = waker
+            board.setSentinelPollWaker(waker)
+        }
         stopper = LoopAsync(loop) { [unowned self] in self.shutDown() }
     }
 
@@ -64,6 +70,9 @@ public final class HealthChecker: FlushScheduler {
         for t in timers { t.close() }
         for p in probes { p.close() }
         for w in watchers { w.close() }
+        board.setSentinelPollWaker(nil)
+        pollWaker?.close()
+        pollWaker = nil
         stopper?.close()
         stopper = nil
     }

@@ -23,6 +23,10 @@ final class SentinelWatcher {
     /// The channels a subscription listens to: the switch itself, and the events after
     /// which a poll is worth doing at once.
     static let channels = ["+switch-master", "+odown", "-odown", "+tilt", "-tilt"]
+    /// Polls a worker asks for (READONLY replies) come at most this often: a burst of
+    /// writes to a demoted master must not become a burst of polls on every sentinel.
+    static let requestedPollGapMs: UInt64 = 100
+    private var lastRequestedPollMs: UInt64?
 
     init(checker: HealthChecker, pool: PoolConfig, poolIndex: Int) {
         self.checker = checker
@@ -35,7 +39,10 @@ final class SentinelWatcher {
         }
         serverUser = pool.redisUser
         serverPassword = pool.redisAuth
-        peers = settings.sentinels.map { SentinelPeer(address: $0) }
+        let board = checker.board
+        peers = settings.sentinels.enumerated().map { i, address in
+            SentinelPeer(address: address) { up in board.setSentinelUp(up, pool: poolIndex, sentinel: i) }
+        }
     }
 
     func start() {
@@ -58,6 +65,14 @@ final class SentinelWatcher {
             }
             if p.subscription == nil { subscribe(p) }
         }
+        pollAll()
+    }
+
+    /// A worker saw READONLY from a server of this pool: its master may have moved.
+    func pollRequested() {
+        let now = checker.loop.nowMs
+        if let last = lastRequestedPollMs, now < last + Self.requestedPollGapMs { return }
+        lastRequestedPollMs = now
         pollAll()
     }
 
@@ -172,16 +187,21 @@ final class SentinelPeer {
     var query: ControlLink?
     var awaitingPong = false
     private(set) var isUp = true
+    /// Tells the HealthBoard (for /stats and /metrics) when `isUp` changes.
+    private let changed: (Bool) -> Void
 
-    init(address: HostPort) { self.address = address }
+    init(address: HostPort, changed: @escaping (Bool) -> Void) {
+        self.address = address
+        self.changed = changed
+    }
 
     func noteDown(_ why: String) {
-        if isUp { logWarn("sentinel \(address.host):\(address.port) down: \(why)") }
+        if isUp { logWarn("sentinel \(address.host):\(address.port) down: \(why)"); changed(false) }
         isUp = false
     }
 
     func noteUp() {
-        if !isUp { logNotice("sentinel \(address.host):\(address.port) up") }
+        if !isUp { logNotice("sentinel \(address.host):\(address.port) up"); changed(true) }
         isUp = true
     }
 }

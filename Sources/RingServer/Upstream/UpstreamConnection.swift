@@ -27,6 +27,9 @@ struct PendingReply {
     var queuedNs: UInt64 = 0
     /// The command's index in the command table (-1: none), for per-command latency.
     var command: Int16 = -1
+    /// Bytes of this request kept in its connection's `retainedReads` (0: none), so that a
+    /// read already written to a master Sentinel replaced can be sent again to the new one.
+    var retainedBytes: Int32 = 0
 }
 
 extension PendingReply: QueuedRequest {
@@ -63,6 +66,11 @@ final class UpstreamConnection: StreamHandler {
     /// A finished lease whose client moved on before its last replies came: it goes back to
     /// the server's idle leases once they have.
     var giveBackWhenIdle = false
+    /// Sentinel-managed servers only: a copy of every read-only request still awaiting its
+    /// reply, in queue order (each entry's `retainedBytes`), because written bytes are gone
+    /// from the output and a failover re-sends written reads once. nil until the first.
+    private var retainedReads: ByteBuffer?
+    private let retainsReads: Bool
 
     /// Read space below this is topped up before reading, so a read is never tiny.
     static let minimumReadSpace = 16 * 1024
@@ -71,6 +79,7 @@ final class UpstreamConnection: StreamHandler {
         self.server = server
         self.version = version
         self.database = database
+        retainsReads = !server.pool.config.sentinel.sentinels.isEmpty
         stream = server.makeStream()
         stream.handler = self
         stats.add(pool: server.pool.index, server: server.index, .serverConnections)
@@ -103,10 +112,47 @@ final class UpstreamConnection: StreamHandler {
     @inline(__always)
     func expectReply(client: ClientSession, sequence: UInt64, part: Int32, now: UInt64, offset: UInt64,
                      command: Int, miss: MissReply = .error, argumentCount: Int = 0) {
-        pending.append(PendingReply(client: client, sequence: sequence, part: part, queuedAt: now,
-                                    miss: miss, argumentCount: Int32(truncatingIfNeeded: argumentCount),
-                                    streamOffset: offset, queuedNs: uv_hrtime(), command: Int16(truncatingIfNeeded: command)))
+        var entry = PendingReply(client: client, sequence: sequence, part: part, queuedAt: now,
+                                 miss: miss, argumentCount: Int32(truncatingIfNeeded: argumentCount),
+                                 streamOffset: offset, queuedNs: uv_hrtime(), command: Int16(truncatingIfNeeded: command))
+        if retainsReads && !isLease { entry.retainedBytes = retainIfRead(command: command, from: offset) }
+        pending.append(entry)
         stream.scheduleFlush()
+    }
+
+    /// Copies a read-only request's bytes (the tail of the output from `offset`, appended in
+    /// this loop turn) into `retainedReads`; returns how many.
+    private func retainIfRead(command: Int, from offset: UInt64) -> Int32 {
+        let commands = server.worker.commands.commands
+        guard command >= 0, command < commands.count, commands[command].spec.flags.contains(.readonly),
+              offset >= stream.writes.handedOff else { return 0 }
+        let length = Int(stream.writes.appendedEnd - offset)
+        let out = stream.output.readable
+        let buffer = retainedReads ?? ByteBuffer()
+        retainedReads = buffer
+        buffer.append(UnsafeRawBufferPointer(rebasing: out[(out.count - length)...]))
+        return Int32(truncatingIfNeeded: length)
+    }
+
+    /// Sentinel moved the server: written read-only requests (kept in `retainedReads`) go
+    /// to `next` (the new master) before anything else moves there, so each client's
+    /// requests run there in the order sent; written writes stay, to fail as maybe applied.
+    /// Only the requests before `firstUnsent` are looked at (the rest move as unsent ones).
+    private func resendWrittenReads(before firstUnsent: Int, to next: UpstreamConnection) {
+        guard let kept = retainedReads else { return }
+        var cursor = 0, resent = 0
+        for i in 0..<firstUnsent where pending[i].retainedBytes > 0 {
+            var moved = pending[i]
+            let length = Int(moved.retainedBytes)
+            moved.streamOffset = next.nextRequestOffset
+            next.output.append(UnsafeRawBufferPointer(rebasing: kept.readable[cursor..<(cursor + length)]))
+            cursor += length
+            next.adopt(moved)
+            resent += 1
+            // Answered by the new master now: its slot here is skipped when the rest fail.
+            pending[i] = PendingReply(client: nil, sequence: 0, part: 0, queuedAt: moved.queuedAt)
+        }
+        stats.add(pool: server.pool.index, server: server.index, .failoverResentReads, UInt64(resent))
     }
 
     /// Registers a reply the proxy consumes itself (a MULTI or QUEUED a lease owes for
@@ -117,8 +163,11 @@ final class UpstreamConnection: StreamHandler {
     }
 
     /// Takes over a request moved from a failed connection (its bytes already appended).
+    /// Its bytes are not kept here (a failover re-sends reads only once).
     func adopt(_ waiting: PendingReply) {
-        pending.append(waiting)
+        var moved = waiting
+        moved.retainedBytes = 0
+        pending.append(moved)
         stream.scheduleFlush()
     }
 
@@ -164,6 +213,7 @@ final class UpstreamConnection: StreamHandler {
                     fail(.unexpectedReply)
                     return
                 }
+                if waiting.retainedBytes > 0 { retainedReads?.consume(Int(waiting.retainedBytes)) }
                 let reply = UnsafeRawBufferPointer(rebasing: input.readable[0..<length])
                 if let client = waiting.client {
                     server.requestSucceeded()
@@ -172,6 +222,10 @@ final class UpstreamConnection: StreamHandler {
                     stats.recordLatency(pool: server.pool.index, server: server.index, command: Int(waiting.command),
                                         us: (uv_hrtime() &- waiting.queuedNs) / 1000)
                     client.deliver(sequence: waiting.sequence, part: Int(waiting.part), reply: reply)
+                    if reply.first == UInt8(ascii: "-") && serverStateError(reply) {
+                        input.consume(length)
+                        return
+                    }
                 } else if reply.first == UInt8(ascii: "-") {
                     logWarn("upstream \(server.logName) refused a command the proxy sent itself: \(String(decoding: reply.dropLast(2), as: UTF8.self))")
                 }
@@ -180,6 +234,25 @@ final class UpstreamConnection: StreamHandler {
             }
         }
         input.releaseIfIdle(threshold: ByteBuffer.idleLimit)
+    }
+
+    /// An error reply about the server, not the request (see UpstreamErrorReply): LOADING
+    /// and MASTERDOWN count as a passive failure; READONLY from a Sentinel-managed server
+    /// retires this connection and has the sentinels polled at once. True when this
+    /// connection is gone.
+    private func serverStateError(_ reply: UnsafeRawBufferPointer) -> Bool {
+        switch UpstreamErrorReply.classify(reply) {
+        case .loading, .masterDown:
+            let text = String(decoding: reply.prefix { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") }.dropFirst(), as: UTF8.self)
+            server.replyFailure(.cannotServe(text))
+            return false
+        case .readOnly where retainsReads:
+            server.pool.board?.requestSentinelPoll()
+            fail(.becameReplica)
+            return true
+        case .readOnly, .other:
+            return false
+        }
     }
 
     func didEnd(_ stream: Stream, error: Int32) {
@@ -209,6 +282,10 @@ final class UpstreamConnection: StreamHandler {
         let plan = ResendPlan(queue: pending, writes: stream.writes, resendUnsent: failure.resendsUnsent && !isLease)
         stream.close()
         server.connectionFailed(self, failure)
+        if failure.resendsWrittenReads && !isLease && retainedReads != nil,
+           let next = server.connection(for: version, database: database, ignoringBackoff: true) {
+            resendWrittenReads(before: plan.firstMoved, to: next)
+        }
         // The moved bytes stay valid: nothing appends to this closed stream's output.
         if plan.movesAny, let bytes = stream.writes.unsent(from: plan.bytesFrom),
            let next = server.connection(for: version, database: database, ignoringBackoff: true) {

@@ -19,6 +19,11 @@ enum UpstreamFailure: Equatable, CustomStringConvertible {
     case unexpectedReply
     /// Sentinel moved the server to a new master: the connection to the old one is retired.
     case failedOver
+    /// The server answered -LOADING or -MASTERDOWN (its text): it cannot serve for now.
+    case cannotServe(String)
+    /// The server answered -READONLY: the master was demoted behind the proxy's back; the
+    /// connection is retired and the sentinels polled at once.
+    case becameReplica
 
     var description: String {
         switch self {
@@ -30,6 +35,9 @@ enum UpstreamFailure: Equatable, CustomStringConvertible {
         case .unexpectedReply: return "sent a reply nobody asked for"
         case .failedOver:
             return "Sentinel failed the server over to a new master while the command was in flight; it may or may not have been applied"
+        case let .cannotServe(why): return "answered \(why)"
+        case .becameReplica:
+            return "the server became a replica (it answered READONLY) while the command was in flight; it may or may not have been applied"
         }
     }
 
@@ -38,7 +46,8 @@ enum UpstreamFailure: Equatable, CustomStringConvertible {
         switch self {
         case .timedOut: return .serverTimedout
         case .closedByServer: return .serverEOF
-        case .connectionError, .cannotConnect, .protocolError, .unexpectedReply, .failedOver: return .serverErr
+        case .connectionError, .cannotConnect, .protocolError, .unexpectedReply, .failedOver, .cannotServe, .becameReplica:
+            return .serverErr
         }
     }
 
@@ -46,8 +55,8 @@ enum UpstreamFailure: Equatable, CustomStringConvertible {
     /// at once. The others (a slow or garbled reply) count toward server_failure_limit.
     var marksServerDown: Bool {
         switch self {
-        case .closedByServer, .connectionError, .cannotConnect: return true
-        case .timedOut, .protocolError, .unexpectedReply, .failedOver: return false
+        case .closedByServer, .connectionError, .cannotConnect, .cannotServe: return true
+        case .timedOut, .protocolError, .unexpectedReply, .failedOver, .becameReplica: return false
         }
     }
 
@@ -56,8 +65,12 @@ enum UpstreamFailure: Equatable, CustomStringConvertible {
     /// After a failover the new master takes them: only what the old one may have run fails.
     var resendsUnsent: Bool {
         switch self {
-        case .timedOut, .failedOver: return true
+        case .timedOut, .failedOver, .becameReplica: return true
         default: return false
         }
     }
+
+    /// The server was replaced (or demoted): read-only requests already written are sent
+    /// once more (see UpstreamConnection.retainedReads), since running a read twice is safe.
+    var resendsWrittenReads: Bool { self == .failedOver || self == .becameReplica }
 }

@@ -44,6 +44,12 @@ final class UpstreamServer {
     /// HealthBoard.switchAddress); failures are reported with it, so the board can tell the
     /// old master's from the new one's.
     private(set) var addressSwitches: UInt64 = 0
+    /// failover_hold: the window in which requests for this server wait for its new master,
+    /// the clients parked in it, and whether the board's news (a switch, up again) should
+    /// release them once the worker has applied all of it.
+    private(set) var hold: FailoverHold
+    private var parked: [ClientSession] = []
+    private var releaseDue = false
 
     init(worker: Worker, pool: PoolRuntime, spec: ServerSpec, index: Int, address: sockaddr_storage) {
         self.worker = worker
@@ -54,6 +60,8 @@ final class UpstreamServer {
         perVersion = max(1, pool.config.serverConnections)
         startDatabase = pool.config.redisDB
         connections = Array(repeating: nil, count: 2 * perVersion)
+        let sentinel = pool.config.sentinel
+        hold = FailoverHold(limitMs: sentinel.sentinels.isEmpty ? 0 : sentinel.failoverHoldMs)
     }
 
     /// "NAME ADDRESS", as log lines name the server.
@@ -141,8 +149,46 @@ final class UpstreamServer {
             backoff.reset()
             consecutiveRequestFailures = 0
         }
+        if isDown && !down { serverBack() }
         isDown = down
         downReason = reason
+    }
+
+    // MARK: failover_hold
+
+    /// A request found this server unreachable: true if its client is to wait (parked with
+    /// `park`) rather than be answered with the down error.
+    func shouldPark() -> Bool { hold.shouldPark(now: worker.loop.nowMs) }
+
+    func park(_ client: ClientSession) { parked.append(client) }
+
+    func unpark(_ client: ClientSession) { parked.removeAll { $0 === client } }
+
+    private func serverBack() {
+        hold.serverBack()
+        if !parked.isEmpty { releaseDue = true }
+    }
+
+    /// After the worker applied the board's news (addresses first, then up/down): parked
+    /// clients go on, and their requests to the new master.
+    func releaseParkedIfDue() {
+        guard releaseDue else { return }
+        releaseDue = false
+        releaseParked()
+    }
+
+    /// Every tick: at the end of the window the parked requests are answered (the server
+    /// is still unreachable, so with the down error). A server the board never marked down
+    /// whose back-off has passed is tried again by them.
+    func checkHold(now: UInt64) {
+        guard !parked.isEmpty else { return }
+        if hold.isOver(now: now) || (!isDown && backoff.mayConnect(nowMs: now)) { releaseParked() }
+    }
+
+    private func releaseParked() {
+        let clients = parked
+        parked = []
+        for c in clients { c.holdEnded() }
     }
 
     /// The error a request gets while the HealthBoard says this server is down.
@@ -152,6 +198,13 @@ final class UpstreamServer {
     var unavailableMessage: String { spec.upstreamError(.unavailable, lastFailure?.description ?? "not connected") }
 
     func requestSucceeded() { consecutiveRequestFailures = 0 }
+
+    /// A reply said the server cannot serve (LOADING, MASTERDOWN): down at once, as a
+    /// refused connection would be, until the health checks pass again.
+    func replyFailure(_ failure: UpstreamFailure) {
+        worker.stats.add(pool: pool.index, server: index, failure.stat)
+        reportDown(failure)
+    }
 
     /// Only checks can bring a server back, so without health checks (interval 0) a
     /// failure is not reported: the connect back-off alone paces the retries.
@@ -167,6 +220,7 @@ final class UpstreamServer {
     func addressChanged(switches: UInt64) {
         guard switches != addressSwitches else { return }
         addressSwitches = switches
+        serverBack()
         backoff.reset()
         consecutiveRequestFailures = 0
         lastFailure = nil
@@ -180,6 +234,7 @@ final class UpstreamServer {
         if backoff.consecutiveFailures > 0 { logNotice("upstream \(logName) reachable again") }
         backoff.reset()
         lastFailure = nil
+        serverBack()
     }
 
     /// A connection broke: a refused, reset or closed one marks the server down at once; a
@@ -193,9 +248,14 @@ final class UpstreamServer {
             for i in list.indices where list[i] === connection { list[i] = nil }
             otherDatabases[connection.database] = list
         }
-        // Retired for a failover: the server is not failing, its new master is waiting.
-        if failure == .failedOver { return }
+        // Retired for a failover (or a demotion the poll is about to follow): the server is
+        // not failing, its new master is waiting.
+        if failure == .failedOver || failure == .becameReplica { return }
         consecutiveRequestFailures += 1
+        // A Sentinel-managed master that closes or refuses connections may have been
+        // demoted (Sentinel kills the old master's clients when it reconfigures it) or
+        // killed: the sentinels are asked at once rather than at the next poll.
+        if failure.marksServerDown && !pool.config.sentinel.sentinels.isEmpty { pool.board?.requestSentinelPoll() }
         if failure.marksServerDown || consecutiveRequestFailures >= pool.config.serverFailureLimit {
             reportDown(failure)
         }
