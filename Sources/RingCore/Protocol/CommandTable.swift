@@ -97,8 +97,9 @@ public enum KeyLayout: Equatable, Sendable {
 public enum DatabaseArgument: Equatable, Sendable {
     /// MOVE key db: the argument at this index.
     case at(Int)
-    /// COPY src dst [DB db]: the argument after this (lower-case) keyword.
-    case afterKeyword(String)
+    /// COPY src dst [DB db]: the argument after the DB keyword. No payload: a String here
+    /// would be one more retain and release on every copy of a command's row.
+    case afterDBKeyword
 }
 
 public struct CommandInfo: Sendable {

@@ -104,7 +104,7 @@ public enum ProxyCommandPolicy {
         ProxyCommandRow("georadiusbymember", .routeByKeys, keys: .storeOption),
         // Another database of the key's own server: keys stay on their server in every
         // database, so only the database number must be one clients can SELECT.
-        ProxyCommandRow("move", database: .at(2)), ProxyCommandRow("copy", database: .afterKeyword("db")),
+        ProxyCommandRow("move", database: .at(2)), ProxyCommandRow("copy", database: .afterDBKeyword),
 
         // Pub/sub on the worker's shared subscriber connections: a channel on its server, a
         // pattern on every server (SubscriptionTable).

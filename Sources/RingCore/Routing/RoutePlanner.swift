@@ -116,7 +116,8 @@ public struct RoutePlanner {
                 if state.version == .resp2 { return .reject(.subscribedMode(command: (sub ?? info).spec.name)) }
             }
         }
-        lastCommand = (sub ?? info).index
+        // Not `(sub ?? info).index`: that copies the whole row (and its strings) per request.
+        lastCommand = sub?.index ?? info.index
         if case .monitoring = state.mode {
             switch info.route {
             case .local: break
@@ -238,10 +239,10 @@ extension RoutePlanner {
         switch argument {
         case let .at(i):
             return i < request.count ? request.integer(i) : nil
-        case let .afterKeyword(word):
+        case .afterDBKeyword:
             var i = 1
             while i + 1 < request.count {
-                if request.argument(i, is: word) { return request.integer(i + 1) }
+                if request.argument(i, is: "db") { return request.integer(i + 1) }
                 i += 1
             }
             return nil
