@@ -18,6 +18,10 @@ public struct ReplyScanner {
     /// A type byte's line ("+OK", ":12", "$5") longer than this means a broken stream
     /// (Redis's own simple strings and errors are far shorter).
     public static let maxLineLength = 1024 * 1024
+    /// A declared bulk length or element count above this is a garbled reply, not a big one:
+    /// no server holds a value or an aggregate of a trillion bytes or elements, and the bound
+    /// keeps the offset arithmetic from overflowing on a length such as 2^63 - 1.
+    public static let maxDeclaredLength = 1 << 40
 
     /// Offset of the first byte not yet accounted for, from the start of the reply.
     private var offset = 0
@@ -54,7 +58,9 @@ public struct ReplyScanner {
                  UInt8(ascii: "("), UInt8(ascii: "_"), UInt8(ascii: "#"):
                 p = afterLine
             case UInt8(ascii: "$"), UInt8(ascii: "="), UInt8(ascii: "!"):
-                guard let n = ReplyScanner.number(buf, p + 1, cr) else { return .error("bad bulk length in reply") }
+                guard let n = ReplyScanner.number(buf, p + 1, cr), n <= ReplyScanner.maxDeclaredLength else {
+                    return .error("bad bulk length in reply")
+                }
                 if n < 0 {
                     p = afterLine  // $-1: the RESP2 null bulk string
                 } else {
@@ -66,7 +72,9 @@ public struct ReplyScanner {
                     p = next
                 }
             case UInt8(ascii: "*"), UInt8(ascii: "~"), UInt8(ascii: ">"), UInt8(ascii: "%"), UInt8(ascii: "|"):
-                guard let n = ReplyScanner.number(buf, p + 1, cr) else { return .error("bad aggregate length in reply") }
+                guard let n = ReplyScanner.number(buf, p + 1, cr), n <= ReplyScanner.maxDeclaredLength else {
+                    return .error("bad aggregate length in reply")
+                }
                 p = afterLine
                 // An attribute always annotates one more value, even with no pairs.
                 if n > 0 || (type == UInt8(ascii: "|") && n == 0) {
