@@ -59,18 +59,9 @@ public struct PushFrame: Equatable, Sendable {
             return next..<next
         }
         guard b[at] == UInt8(ascii: "$"), let dataStart = lineEnd(b, from: at + 1) else { return nil }
-        var length = 0
-        var negative = false
-        var i = at + 1
-        while i < dataStart - 2 {
-            let c = b[i]
-            if c == UInt8(ascii: "-") { negative = true } else {
-                guard c >= 48 && c <= 57, length < 1 << 40 else { return nil }
-                length = length * 10 + Int(c - 48)
-            }
-            i += 1
-        }
-        if negative {
+        guard let length = parseInteger(UnsafeRawBufferPointer(rebasing: b[(at + 1)..<(dataStart - 2)])),
+              length <= ReplyScanner.maxDeclaredLength else { return nil }
+        if length < 0 {
             at = dataStart
             return dataStart..<dataStart
         }
