@@ -147,3 +147,15 @@ extension PoolKey {
         }
     }
 }
+
+extension ProxyConfig {
+    /// What a reload runs: `new`'s pools, with this (running) configuration's process-wide
+    /// settings, which need a restart (ConfigDiff.needsRestart lists those that differ).
+    public func reloaded(with new: ProxyConfig) -> ProxyConfig {
+        var out = new
+        out.threads = threads
+        out.admin = admin
+        out.requestLimits = requestLimits
+        return out
+    }
+}

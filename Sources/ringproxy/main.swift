@@ -43,10 +43,13 @@ guard Log.shared.configure(level: LogLevel(verbosity: options.verbosity), path: 
     fail("cannot open log file '\(options.logFile ?? "")'", status: 2)
 }
 for w in config.warnings { logWarn(w) }
-if options.statsPort != nil || options.statsAddress != nil {
-    // nutcracker's -s/-a: the admin listener (its port 22222 and our loopback default).
-    config.admin = (options.statsAddress ?? config.admin?.host ?? "127.0.0.1", options.statsPort ?? config.admin?.port ?? 22222)
+// nutcracker's -s/-a: the admin listener (its port 22222 and our loopback default); applied
+// to the file again at each reload.
+let commandLine: @Sendable (inout ProxyConfig) -> Void = { [statsAddress = options.statsAddress, statsPort = options.statsPort] c in
+    guard statsPort != nil || statsAddress != nil else { return }
+    c.admin = (statsAddress ?? c.admin?.host ?? "127.0.0.1", statsPort ?? c.admin?.port ?? 22222)
 }
+commandLine(&config)
 var threads = options.threads ?? config.threads
 if threads == 0 { threads = ProxyServer.coreCount }
 
@@ -57,7 +60,7 @@ if options.daemonize {
     readiness = r
 }
 
-let server = ProxyServer(config: config, threads: threads)
+let server = ProxyServer(config: config, threads: threads, path: options.configPath, commandLine: commandLine)
 do {
     try server.run {
         if let pidPath = options.pidFile {

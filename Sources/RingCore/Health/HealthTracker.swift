@@ -29,10 +29,17 @@ public struct HealthTracker: Sendable {
     /// Milliseconds since the epoch of the last change (0: never changed).
     public private(set) var sinceMs: UInt64 = 0
     public private(set) var reason = ""
-    let fall: Int
-    let rise: Int
+    private(set) var fall: Int
+    private(set) var rise: Int
 
     public init(fall: Int, rise: Int) {
+        self.fall = max(1, fall)
+        self.rise = max(1, rise)
+    }
+
+    /// A reload changed health_check_fall/rise: the state and its history stay, the next
+    /// transition counts to the new thresholds.
+    public mutating func setThresholds(fall: Int, rise: Int) {
         self.fall = max(1, fall)
         self.rise = max(1, rise)
     }

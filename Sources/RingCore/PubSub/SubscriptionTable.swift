@@ -99,6 +99,9 @@ public struct SubscriptionTable: Sendable {
     /// The channels and shard channels held (patterns live on every server and never move).
     public var channelKeys: [SubscriptionKey] { entries.keys.filter { $0.kind != .pattern } }
 
+    /// The patterns held (a server a reload adds must get them too).
+    public var patternKeys: [SubscriptionKey] { entries.keys.filter { $0.kind == .pattern } }
+
     /// Takes `key` out with its members (its server no longer owns the name); its waiters
     /// are returned to be released.
     public mutating func remove(_ key: SubscriptionKey) -> (members: [UInt64], waiters: [Waiter]) {

@@ -15,9 +15,14 @@ import Glibc
 /// GET /healthz  the process serves;  GET /readyz  every pool has a live upstream
 public final class AdminServer: FlushScheduler, @unchecked Sendable {
     let loop = EventLoop()
-    let config: ProxyConfig
-    let workers: [WorkerStats]
     let board: HealthBoard
+    /// What this response is built from, taken from the board at its start: the running
+    /// configuration and the board's per-server state in one layout (a reload changes both).
+    private(set) var view: HealthBoard.View
+    var config: ProxyConfig { view.config }
+    var workers: [WorkerStats] { view.stats }
+    /// Runs a reload (POST /reload) and says how it went; set by the process.
+    var reload: (() -> ReloadOutcome)?
     let startedAt: Int
     private var listener: Listener?
     private var stopper: LoopAsync?
@@ -27,10 +32,9 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
     /// A request head larger than this is refused: the admin API takes no bodies.
     static let maxRequestHead = 8 * 1024
 
-    public init(config: ProxyConfig, workers: [WorkerStats], board: HealthBoard, host: String, port: Int) throws {
-        self.config = config
-        self.workers = workers
+    public init(board: HealthBoard, host: String, port: Int) throws {
         self.board = board
+        view = board.view()
         startedAt = Int(time(nil))
         listener = try Listener(loop: loop, host: host, port: port, backlog: 64, scheduler: self) { [unowned self] s in
             let session = AdminSession(server: self, stream: s)
@@ -61,17 +65,26 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
 
     // MARK: values
 
-    func sum(pool: Int, _ stat: PoolStat) -> UInt64 { workers.reduce(0) { $0 &+ $1.load(pool: pool, stat) } }
+    // Each worker's counters are found by name: for the moment a reload takes to reach
+    // every worker, their layouts differ.
+    func sum(pool: Int, _ stat: PoolStat) -> UInt64 {
+        let name = config.pools[pool].name
+        return workers.reduce(0) { total, w in w.pool(named: name).map { total &+ w.load(pool: $0, stat) } ?? total }
+    }
+
     func sum(pool: Int, server: Int, _ stat: ServerStat) -> UInt64 {
-        workers.reduce(0) { $0 &+ $1.load(pool: pool, server: server, stat) }
+        let (name, id) = (config.pools[pool].name, config.pools[pool].servers[server].ringIdentity)
+        return workers.reduce(0) { total, w in
+            w.server(id, inPool: name).map { total &+ w.load(pool: $0.pool, server: $0.server, stat) } ?? total
+        }
     }
 
     /// Merged histogram: (buckets, sumUs, maxUs).
-    func merged(_ one: (WorkerStats) -> [UInt64]) -> (buckets: [UInt64], sumUs: UInt64, maxUs: UInt64) {
+    func merged(_ one: (WorkerStats) -> [UInt64]?) -> (buckets: [UInt64], sumUs: UInt64, maxUs: UInt64) {
         var buckets = [UInt64](repeating: 0, count: Latency.boundsUs.count + 1)
         var sum: UInt64 = 0, maxUs: UInt64 = 0
         for w in workers {
-            let h = one(w)
+            guard let h = one(w) else { continue }
             for i in buckets.indices { buckets[i] &+= h[i] }
             sum &+= h[Latency.sumSlot]
             maxUs = max(maxUs, h[Latency.maxSlot])
@@ -80,18 +93,26 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
     }
 
     func upstreamLatency(pool: Int, server: Int) -> (buckets: [UInt64], sumUs: UInt64, maxUs: UInt64) {
-        merged { $0.upstreamHistogram(pool: pool, server: server) }
+        let (name, id) = (config.pools[pool].name, config.pools[pool].servers[server].ringIdentity)
+        return merged { w in w.server(id, inPool: name).map { w.upstreamHistogram(pool: $0.pool, server: $0.server) } }
     }
 
-    func response(for path: String) -> (status: String, type: String, body: String) {
+    func response(for path: String, method: String = "GET") -> (status: String, type: String, body: String) {
+        view = board.view()
+        if path == "/reload" {
+            guard method == "POST" else { return ("405 Method Not Allowed", "text/plain", "POST /reload\n") }
+            guard let outcome = reload?() else { return ("503 Service Unavailable", "text/plain", "reload unavailable\n") }
+            view = board.view()
+            return outcome.ok ? ("200 OK", "text/plain", outcome.message + "\n")
+                : ("422 Unprocessable Entity", "text/plain", outcome.message + "\n")
+        }
         switch path {
         case "/", "/index.html": return ("200 OK", "text/html; charset=utf-8", statusPage())
         case "/metrics": return ("200 OK", "text/plain; version=0.0.4; charset=utf-8", metrics())
         case "/stats": return ("200 OK", "application/json", statsJSON())
         case "/healthz": return ("200 OK", "text/plain", "ok\n")
         case "/readyz":
-            let (_, states, _) = board.snapshot()
-            let ready = states.allSatisfy { $0.contains(true) }
+            let ready = view.trackers.allSatisfy { $0.contains { $0.isUp } }
             return ready ? ("200 OK", "text/plain", "ready\n") : ("503 Service Unavailable", "text/plain", "a pool has no live upstream\n")
         default: return ("404 Not Found", "text/plain", "not found: try /metrics, /stats, /healthz, /readyz\n")
         }
@@ -171,7 +192,7 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
         let table = CommandTable.redis70
         for (p, pool) in config.pools.enumerated() {
             for c in table.commands.indices {
-                let h = merged { $0.commandHistogram(pool: p, command: c) }
+                let h = merged { w in w.pool(named: pool.name).map { w.commandHistogram(pool: $0, command: c) } }
                 if h.buckets.allSatisfy({ $0 == 0 }) { continue }
                 histogram("ringproxy_command_latency_seconds",
                           Self.labels(["pool": pool.name, "command": table.commands[c].spec.name]), h)
@@ -186,11 +207,11 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
         for (name, help, value) in health {
             family(name, name.hasSuffix("_total") ? "counter" : "gauge", help)
             for (p, s) in upstreams {
-                sample(name, upstreamLabels(p, s), value(board.tracker(pool: p, server: s)))
+                sample(name, upstreamLabels(p, s), value(view.trackers[p][s]))
             }
         }
         // Where each upstream is now (Sentinel may have moved it) and how often it moved.
-        let (switches, addresses) = board.addressSnapshot()
+        let (switches, addresses) = (view.switches, view.addressTexts)
         family("ringproxy_upstream_address_info", "gauge", "The address the upstream is reached at now (1 per upstream).")
         for (p, s) in upstreams {
             let labels = Self.labels(["pool": config.pools[p].name, "upstream": config.pools[p].servers[s].displayName,
@@ -199,7 +220,16 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
         }
         family("ringproxy_upstream_failovers_total", "counter", "Sentinel failovers the proxy followed to a new master.")
         for (p, s) in upstreams { sample("ringproxy_upstream_failovers_total", upstreamLabels(p, s), String(switches[p][s])) }
-        let sentinels = board.sentinelStates()
+        let reload = view.reload
+        family("ringproxy_config_reloads_total", "counter", "Reloads that applied a configuration file (SIGHUP or POST /reload).")
+        sample("ringproxy_config_reloads_total", "", String(reload?.successes ?? 0))
+        family("ringproxy_config_reload_failures_total", "counter", "Reloads refused because the file or its addresses were invalid; nothing changed.")
+        sample("ringproxy_config_reload_failures_total", "", String(reload?.failures ?? 0))
+        family("ringproxy_config_last_reload_timestamp_seconds", "gauge", "Unix time of the last reload attempt (0: none).")
+        sample("ringproxy_config_last_reload_timestamp_seconds", "", String(reload?.at ?? 0))
+        family("ringproxy_config_last_reload_success", "gauge", "1 when the last reload attempt applied its file (or none was made), 0 when it failed.")
+        sample("ringproxy_config_last_reload_success", "", reload.map { $0.ok ? "1" : "0" } ?? "1")
+        let sentinels = view.sentinelUp
         if sentinels.contains(where: { !$0.isEmpty }) {
             family("ringproxy_sentinel_up", "gauge", "1 when the sentinel answered its last poll within sentinel_timeout, 0 when not.")
             for (p, pool) in config.pools.enumerated() {
@@ -241,12 +271,17 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
             "\"version\":\(Self.jsonString(RingProxyVersion.string))", "\"uptime\":\(Int(time(nil)) - startedAt)",
             "\"timestamp\":\(Int(time(nil)))", "\"curr_connections\":\(Int64(bitPattern: total))",
         ]
-        let addresses = board.addressSnapshot()
+        // Flat fields: the status page takes every object of this JSON for a pool.
+        if let r = view.reload {
+            fields += ["\"last_reload\":\(r.at)", "\"last_reload_result\":\"\(r.ok ? "ok" : "failed")\"",
+                       "\"last_reload_message\":\(Self.jsonString(r.message))", "\"reload_failures\":\(r.failures)"]
+        }
+        let addresses = (switches: view.switches, texts: view.addressTexts)
         for (p, pool) in config.pools.enumerated() {
             var poolFields: [String] = []
             var ejects = 0
             for (s, server) in pool.servers.enumerated() {
-                let t = board.tracker(pool: p, server: s)
+                let t = view.trackers[p][s]
                 ejects += t.ejections
                 var serverFields = ServerStat.allCases.map { "\"\($0.name)\":\(Int64(bitPattern: sum(pool: p, server: s, $0)))" }
                 serverFields.append("\"server_ejected_at\":\(t.isUp ? 0 : t.sinceMs * 1000)")
@@ -269,7 +304,7 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
             for stat in PoolStat.allCases { poolFields.append("\"\(stat.name)\":\(Int64(bitPattern: sum(pool: p, stat)))") }
             poolFields.append("\"server_ejects\":\(ejects)")
             if !pool.sentinel.sentinels.isEmpty {
-                let states = board.sentinelStates()[p]
+                let states = view.sentinelUp[p]
                 let each = pool.sentinel.sentinels.enumerated().map { i, a in
                     "\(Self.jsonString("\(a.host):\(a.port)")):\"\(states[i] ? "up" : "down")\""
                 }
@@ -308,12 +343,12 @@ final class AdminSession: StreamHandler {
         }
         let line = String(decoding: bytes[0..<end], as: UTF8.self).split(separator: "\r\n").first.map(String.init) ?? ""
         let parts = line.split(separator: " ")
-        guard parts.count >= 2, parts[0] == "GET" || parts[0] == "HEAD" else {
-            respond("405 Method Not Allowed", "text/plain", "only GET\n")
+        guard parts.count >= 2, parts[0] == "GET" || parts[0] == "HEAD" || parts[0] == "POST" else {
+            respond("405 Method Not Allowed", "text/plain", "only GET, and POST /reload\n")
             return
         }
         let path = String(parts[1].split(separator: "?").first ?? "")
-        let r = server.response(for: path)
+        let r = server.response(for: path, method: String(parts[0]))
         respond(r.status, r.type, parts[0] == "HEAD" ? "" : r.body)
     }
 

@@ -4,6 +4,7 @@
 
 import CLibUV
 import RingConfig
+import RingCore
 
 public enum PoolStat: Int, CaseIterable {
     case clientEOF, clientErr, clientConnections, forwardError, fragments, requestsAnsweredLocally,
@@ -172,10 +173,19 @@ public final class WorkerStats: @unchecked Sendable {
     /// Where each pool's block starts; a block is the pool stats, then each server's.
     let poolOffsets: [Int]
 
-    init(config: ProxyConfig, commandCount: Int) {
+    /// Where each pool and server is (a worker's pools in order, reloads included).
+    public let layout: StatsLayout
+    /// Pool name -> index, and "pool\0identity" -> (pool, server), for readers that go by
+    /// name (the admin thread and INFO read every worker's counters, whose layouts may
+    /// differ for the moment a reload takes to reach them all).
+    private let poolIndex: [String: Int]
+    private let serverIndex: [String: (Int, Int)]
+
+    init(layout: StatsLayout, commandCount: Int) {
+        self.layout = layout
         var offsets: [Int] = []
         var n = 0
-        for pool in config.pools {
+        for pool in layout.pools {
             offsets.append(n)
             n += PoolStat.allCases.count + pool.servers.count * ServerStat.allCases.count
         }
@@ -185,14 +195,52 @@ public final class WorkerStats: @unchecked Sendable {
         values.initialize(repeating: 0, count: max(n, 1))
         var so: [Int] = []
         var servers = 0
-        for pool in config.pools { so.append(servers); servers += pool.servers.count }
+        for pool in layout.pools { so.append(servers); servers += pool.servers.count }
         serverOffsets = so
         upstreamLatency = .allocate(capacity: max(servers, 1) * Latency.slots)
         upstreamLatency.initialize(repeating: 0, count: max(servers, 1) * Latency.slots)
         self.commandCount = commandCount
-        let commandSlots = max(config.pools.count * commandCount, 1) * Latency.slots
+        let commandSlots = max(layout.pools.count * commandCount, 1) * Latency.slots
         commandLatency = .allocate(capacity: commandSlots)
         commandLatency.initialize(repeating: 0, count: commandSlots)
+        var pi: [String: Int] = [:]
+        var si: [String: (Int, Int)] = [:]
+        for (p, pool) in layout.pools.enumerated() where !pool.retired {
+            pi[pool.name] = p
+            for (s, server) in pool.servers.enumerated() where !server.retired { si[pool.name + "\0" + server.identity] = (p, s) }
+        }
+        poolIndex = pi
+        serverIndex = si
+    }
+
+    /// The counters of `old` (this worker's previous layout) for every pool and server that
+    /// stays; run by the worker's own thread, the only writer of both.
+    func carry(from old: WorkerStats) {
+        let (pools, servers) = layout.sources(from: old.layout)
+        let perPool = PoolStat.allCases.count, perServer = ServerStat.allCases.count
+        for (p, source) in pools.enumerated() {
+            guard let o = source else { continue }
+            (values + poolOffsets[p]).update(from: old.values + old.poolOffsets[o], count: perPool)
+            (commandLatency + p * commandCount * Latency.slots)
+                .update(from: old.commandLatency + o * commandCount * Latency.slots, count: commandCount * Latency.slots)
+        }
+        for (p, list) in servers.enumerated() {
+            for (s, source) in list.enumerated() {
+                guard let (op, os) = source else { continue }
+                (values + poolOffsets[p] + perPool + s * perServer)
+                    .update(from: old.values + old.poolOffsets[op] + perPool + os * perServer, count: perServer)
+                (upstreamLatency + (serverOffsets[p] + s) * Latency.slots)
+                    .update(from: old.upstreamLatency + (old.serverOffsets[op] + os) * Latency.slots, count: Latency.slots)
+            }
+        }
+    }
+
+    /// This worker's index of the live pool `name`.
+    func pool(named name: String) -> Int? { poolIndex[name] }
+
+    /// This worker's (pool, server) of the live server `identity` of pool `name`.
+    func server(_ identity: String, inPool name: String) -> (pool: Int, server: Int)? {
+        serverIndex[name + "\0" + identity].map { ($0.0, $0.1) }
     }
 
     deinit {

@@ -10,8 +10,8 @@ import RingCore
 final class PubSubHub {
     // unowned(unsafe): the pool owns the hub.
     unowned(unsafe) let pool: PoolRuntime
-    private var tables: [SubscriptionTable]
-    private var links: [SubscriberConnection?]
+    var tables: [SubscriptionTable]
+    var links: [SubscriberConnection?]
 
     init(pool: PoolRuntime, servers: Int) {
         self.pool = pool
@@ -19,7 +19,7 @@ final class PubSubHub {
         links = Array(repeating: nil, count: servers)
     }
 
-    private var worker: Worker { pool.worker }
+    var worker: Worker { pool.worker }
 
     /// The servers a subscription lives on.
     func servers(for key: SubscriptionKey) -> Range<Int> {
@@ -52,7 +52,7 @@ final class PubSubHub {
 
     /// The live subscriber connection to `server`, opened (with every subscription the table
     /// holds) if the server may be tried; nil while it is down or backing off.
-    private func openLink(_ server: Int) -> SubscriberConnection? {
+    func openLink(_ server: Int) -> SubscriberConnection? {
         if let link = links[server], !link.isBroken { return link }
         let upstream = pool.servers[server]
         guard upstream.maySubscribe else { return nil }
@@ -137,7 +137,7 @@ final class PubSubHub {
         }
     }
 
-    private func countSubscriptions(_ server: Int, _ before: Int) {
+    func countSubscriptions(_ server: Int, _ before: Int) {
         let after = tables[server].count
         if after > before { worker.stats.add(pool: pool.index, server: server, .subscriptions, UInt64(after - before)) }
         if after < before { worker.stats.subtract(pool: pool.index, server: server, .subscriptions, UInt64(before - after)) }

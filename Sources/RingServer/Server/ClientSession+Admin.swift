@@ -30,7 +30,7 @@ extension ClientSession {
             // Down servers count: a setting must not silently miss one of them.
             targets = servers
             plan = .everyServerOK(servers: servers.map { "server \($0.spec.displayName) (\($0.spec.addressText))" })
-            if resetsProxyStats { worker.resetInfoStats(pool: pool.index) }
+            if resetsProxyStats { worker.resetInfoStats(pool: pool.index, name: pool.config.name) }
         }
         let merge = worker.takeMergeState(kind: .gather, keyCount: 0, parts: targets.count)
         merge.gather = plan

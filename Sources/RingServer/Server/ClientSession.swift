@@ -54,6 +54,9 @@ final class ClientSession: StreamHandler {
     /// The server this client's next request waits for (failover_hold): its requests stay
     /// unhandled in `input`, in order, until the server is back or the hold ends.
     var parkedOn: UpstreamServer?
+    /// Counted in its pool's client_connections (the limit was on at accept; a reload may
+    /// change it while the client stays).
+    var countedAgainstLimit = false
     /// uv_now() of the last read or reply, for the pool's client_idle_timeout.
     private(set) var lastActiveMs: UInt64 = 0
     /// For CLIENT LIST: when the client connected, its last command's row, its address

@@ -15,8 +15,15 @@ extension Worker {
     func proxyInfo(pool: PoolRuntime, query: InfoQuery) -> [InfoSection] {
         let all = allStats
         let p = pool.index
-        func poolSum(_ s: PoolStat) -> Int64 { Int64(bitPattern: all.reduce(0) { $0 &+ $1.load(pool: p, s) }) }
-        func serverSum(_ i: Int, _ s: ServerStat) -> Int64 { Int64(bitPattern: all.reduce(0) { $0 &+ $1.load(pool: p, server: i, s) }) }
+        // Other workers' counters are found by name (a reload reaches the workers one by one).
+        let name = pool.config.name
+        func poolSum(_ s: PoolStat) -> Int64 {
+            Int64(bitPattern: all.reduce(0) { t, w in w.pool(named: name).map { t &+ w.load(pool: $0, s) } ?? t })
+        }
+        func serverSum(_ i: Int, _ s: ServerStat) -> Int64 {
+            let id = pool.config.servers[i].ringIdentity
+            return Int64(bitPattern: all.reduce(0) { t, w in w.server(id, inPool: name).map { t &+ w.load(pool: $0.pool, server: $0.server, s) } ?? t })
+        }
         func f(_ name: String, _ value: String) -> InfoField { InfoField(name, value) }
         let uptime = Int(time(nil)) - startedAt
         var port = 0
@@ -49,7 +56,8 @@ extension Worker {
                 var usec: UInt64 = 0
                 var maxUs: UInt64 = 0
                 for s in all {
-                    let h = s.commandHistogram(pool: p, command: c.index)
+                    guard let wp = s.pool(named: name) else { continue }
+                    let h = s.commandHistogram(pool: wp, command: c.index)
                     for i in buckets.indices { buckets[i] &+= h[i] }
                     usec &+= h[Latency.sumSlot]
                     maxUs = max(maxUs, h[Latency.maxSlot])
@@ -83,12 +91,13 @@ extension Worker {
     }
 
     /// CONFIG RESETSTAT: INFO's commandstats count from now (the /metrics counters go on).
-    func resetInfoStats(pool: Int) {
+    func resetInfoStats(pool: Int, name: String) {
         var values: [Int: (calls: UInt64, usec: UInt64)] = [:]
         for c in commands.commands {
             var calls: UInt64 = 0, usec: UInt64 = 0
             for s in allStats {
-                let h = s.commandHistogram(pool: pool, command: c.index)
+                guard let wp = s.pool(named: name) else { continue }
+                let h = s.commandHistogram(pool: wp, command: c.index)
                 calls &+= h[0...Latency.boundsUs.count].reduce(0, &+)
                 usec &+= h[Latency.sumSlot]
             }

@@ -11,28 +11,52 @@ final class PoolRuntime {
     // unowned(unsafe): the worker owns its pools and outlives them; a checked unowned
     // reference costs a retain and release on every access, on every request.
     unowned(unsafe) let worker: Worker
-    let config: PoolConfig
-    /// The pool's position in the config (and on the HealthBoard).
-    let index: Int
+    /// A reload replaces the settings below (see PoolRuntime+Reload): the worker's loop
+    /// applies it between two requests, so each request sees one version of them.
+    var config: PoolConfig
+    /// The pool's position in the config (and on the HealthBoard); a retired pool's follows
+    /// the live ones.
+    var index: Int
     var placement: KeyPlacement
     /// What the pool decides about requests (deny_commands, hash tag), for RoutePlanner.
-    let policy: PoolPolicy
+    var policy: PoolPolicy
     /// What the proxy's own commands may know of the pool (AUTH's password...).
-    let localSettings: LocalSettings
-    private(set) var servers: [UpstreamServer] = []
+    var localSettings: LocalSettings
+    var servers: [UpstreamServer] = []
+    /// Servers a reload removed that still finish requests (see PoolRuntime+Reload).
+    var retiredServers: [UpstreamServer] = []
+    /// A reload removed the pool: it accepts no client, and closes each once idle; when it
+    /// was removed, and when its last client and server closed (see Worker.sweepRetired).
+    var retired = false
+    var retiredAt: UInt64 = 0
+    var closedAt: UInt64?
+    /// Unique in the process: the worker's counters are carried across a reload by it.
+    let uid = UpstreamServer.nextUID()
+    /// The pool's client count in every worker (client_connections), kept by name.
+    let clientCount: UnsafeMutablePointer<Int64>
     /// The worker's shared subscriber connections to this pool's servers.
     private(set) lazy var pubsub = PubSubHub(pool: self, servers: servers.count)
     /// How much a subscriber may leave unread (pubsub_output_* settings).
-    let outputLimit: OutputLimit
-    private var listeners: [Listener] = []
+    var outputLimit: OutputLimit
+    var listeners: [Listener] = []
 
-    init(worker: Worker, config: PoolConfig, index: Int, addresses: [sockaddr_storage]) {
+    init(worker: Worker, config: PoolConfig, index: Int, addresses: [sockaddr_storage], clientCount: UnsafeMutablePointer<Int64>) {
         self.worker = worker
         self.config = config
         self.index = index
+        self.clientCount = clientCount
         self.placement = config.placement()
-        let table = worker.commands
-        policy = PoolPolicy(name: config.name, denyCommands: config.denyCommands, hashTag: config.hashTag, table: table,
+        (policy, localSettings) = PoolRuntime.settings(config, table: worker.commands)
+        outputLimit = OutputLimit(hardBytes: config.pubsubOutputHardLimit, softBytes: config.pubsubOutputSoftLimit,
+                                  softSeconds: config.pubsubOutputSoftSeconds)
+        for (i, spec) in config.servers.enumerated() {
+            servers.append(UpstreamServer(worker: worker, pool: self, spec: spec, index: i, address: addresses[i]))
+        }
+    }
+
+    /// What the pool's requests are decided by, from its config.
+    static func settings(_ config: PoolConfig, table: CommandTable) -> (PoolPolicy, LocalSettings) {
+        let policy = PoolPolicy(name: config.name, denyCommands: config.denyCommands, hashTag: config.hashTag, table: table,
                             keylessScriptsAnyServer: config.keylessScriptsAnyServer,
                             multiAcrossServers: config.multiAcrossServers, databases: config.databases)
         var settings = LocalSettings(password: config.clientPassword, user: config.clientUser,
@@ -45,12 +69,7 @@ final class PoolRuntime {
         settings.configOverrides = [InfoField("maxclients", String(PoolRuntime.maxClients(config))),
                                     InfoField("timeout", String(config.clientIdleTimeoutMs / 1000)),
                                     InfoField("port", String(port))]
-        localSettings = settings
-        outputLimit = OutputLimit(hardBytes: config.pubsubOutputHardLimit, softBytes: config.pubsubOutputSoftLimit,
-                                  softSeconds: config.pubsubOutputSoftSeconds)
-        for (i, spec) in config.servers.enumerated() {
-            servers.append(UpstreamServer(worker: worker, pool: self, spec: spec, index: i, address: addresses[i]))
-        }
+        return (policy, settings)
     }
 
     /// TCP listeners exist in every worker (SO_REUSEPORT); a unix socket only in the

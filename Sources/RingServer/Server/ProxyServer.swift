@@ -13,12 +13,21 @@ import Glibc
 public final class ProxyServer {
     let config: ProxyConfig
     let threads: Int
+    /// The file a reload reads, and the command line's settings applied to it.
+    let path: String
+    let commandLine: @Sendable (inout ProxyConfig) -> Void
     private var workers: [Worker] = []
     private var signals: [LoopSignal] = []
+    private var checker: HealthChecker?
+    private var checkerLock = pthread_mutex_t()
+    private var reloader: Reloader?
 
-    public init(config: ProxyConfig, threads: Int) {
+    public init(config: ProxyConfig, threads: Int, path: String, commandLine: @escaping @Sendable (inout ProxyConfig) -> Void) {
         self.config = config
         self.threads = max(1, threads)
+        self.path = path
+        self.commandLine = commandLine
+        pthread_mutex_init(&checkerLock, nil)
     }
 
     /// Number of cores, for `threads: 0`.
@@ -46,19 +55,22 @@ public final class ProxyServer {
         }
         let board = HealthBoard(config: config)
         board.setAddresses(addresses)
-        let clientCounts = ClientCounts(pools: config.pools.count)
-        let stats = (0..<threads).map { _ in Worker.makeStats(config: config) }
+        let clientCounts = ClientCounts()
         let started = Int(time(nil))
         let mesh = WorkerMesh(workers: threads)
         for i in 0..<threads {
             workers.append(try Worker(id: i, config: config, addresses: addresses, board: board, clientCounts: clientCounts,
-                                      stats: stats[i], allStats: stats, startedAt: started, mesh: mesh))
+                                      startedAt: started, mesh: mesh))
         }
-        let checker = HealthChecker(config: config, board: board, addresses: addresses)
+        let reloader = Reloader(path: path, board: board, workers: workers, commandLine: commandLine,
+                                stopChecker: { [unowned self] in self.stopChecker() },
+                                startChecker: { [unowned self] in self.startChecker($0, board: board) })
+        self.reloader = reloader
         var admin: AdminServer?
         if let a = config.admin {
             do {
-                admin = try AdminServer(config: config, workers: stats, board: board, host: a.host, port: a.port)
+                admin = try AdminServer(board: board, host: a.host, port: a.port)
+                admin?.reload = { reloader.reload() }
                 logNotice("admin listening on \(a.host):\(a.port) (/metrics, /stats, /healthz, /readyz)")
             } catch {
                 // Stats must never keep the data path from starting.
@@ -74,16 +86,37 @@ public final class ProxyServer {
             }
             signals.append(s)
         }
+        // SIGHUP reloads on a thread of its own: the reload waits for every worker,
+        // this one included, to apply it.
+        signals.append(LoopSignal(primary.loop, signal: SIGHUP) { _ in
+            logNotice("signal SIGHUP: reloading \(reloader.path)")
+            pthread_detach(startThread { _ = reloader.reload() })
+        })
         for pool in config.pools {
             logNotice("pool \(pool.name) listening on \(pool.listen) with \(pool.servers.count) servers (\(pool.distribution.rawValue), \(pool.hash.rawValue)), \(threads) worker(s)")
         }
         onListening()
-        checker.start()
+        startChecker(config, board: board)
         admin?.start()
         let threadsStarted = workers.dropFirst().map { w in startThread { w.run() } }
         primary.run()
         for t in threadsStarted { pthread_join(t, nil) }
-        checker.stop()
+        stopChecker()
         admin?.stop()
+    }
+
+    private func startChecker(_ config: ProxyConfig, board: HealthBoard) {
+        pthread_mutex_lock(&checkerLock)
+        defer { pthread_mutex_unlock(&checkerLock) }
+        let c = HealthChecker(config: config, board: board, addresses: board.currentAddresses())
+        c.start()
+        checker = c
+    }
+
+    private func stopChecker() {
+        pthread_mutex_lock(&checkerLock)
+        defer { pthread_mutex_unlock(&checkerLock) }
+        checker?.stop()
+        checker = nil
     }
 }

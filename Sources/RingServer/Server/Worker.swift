@@ -19,7 +19,9 @@ public final class Worker: FlushScheduler {
     /// Table rows the request path compares against without a lookup.
     let evalshaIndex = CommandTable.redis70.commands.first { $0.spec.name == "evalsha" }?.index ?? -1
     let scriptLoadIndex = CommandTable.redis70.commands.first { $0.spec.name == "script|load" }?.index ?? -1
-    private(set) var pools: [PoolRuntime] = []
+    var pools: [PoolRuntime] = []
+    /// Pools a reload removed, until their clients and servers have closed.
+    var retiredPools: [PoolRuntime] = []
     private var flushList: [Stream] = []
     /// The batch being flushed; swapped with `flushList` so neither array is copied (a
     /// copy-then-clear would allocate a fresh array every loop turn).
@@ -83,31 +85,36 @@ public final class Worker: FlushScheduler {
     static let idleScanMs: UInt64 = 1_000
     private var nextIdleScanMs: UInt64 = 0
     /// Clients per pool across workers, for client_connections.
-    private let clientCounts: ClientCounts
+    let clientCounts: ClientCounts
     /// At shutdown, requests already in flight get this long to be answered.
     static let drainLimitMs: UInt64 = 5_000
 
     /// From the config: what a client request may declare.
     let requestLimits: RequestLimits
-    /// This worker's counters, read by the admin thread.
-    public let stats: WorkerStats
+    /// This worker's counters, read by the admin thread; a reload replaces them (see
+    /// Worker+Reload).
+    public internal(set) var stats: WorkerStats
     /// Every worker's counters (INFO sums them, as the admin listener does).
-    let allStats: [WorkerStats]
+    var allStats: [WorkerStats] { board.stats }
     /// Process start (Unix time), for uptime.
     let startedAt: Int
     /// Process-wide up/down state; the worker copies it when woken.
     private let board: HealthBoard
     private var boardGeneration: UInt64 = 0
+    /// The board layout (see HealthBoard.layout) this worker's pools are in: up/down states
+    /// are applied only in the layout they were made for.
+    var appliedLayout: UInt64 = 0
+    /// A reload posted by another thread, taken at the wake-up (under `shutdownLock`).
+    private var pendingReload: ReloadPlan?
     private var shutdownRequested = false  // set from any thread, read under the async wakeup
     private var shutdownLock = pthread_mutex_t()
     private var draining = false
     private var drainDeadline: UInt64 = 0
 
     /// Builds the pools and binds their listeners; throws before anything is served (the
-    /// process then exits). `stats` is `allStats[id]`.
+    /// process then exits). Workers are made in id order (each registers its counters).
     public init(id: Int, config: ProxyConfig, addresses: [[sockaddr_storage]], board: HealthBoard,
-                clientCounts: ClientCounts, stats: WorkerStats, allStats: [WorkerStats], startedAt: Int,
-                mesh: WorkerMesh) throws {
+                clientCounts: ClientCounts, startedAt: Int, mesh: WorkerMesh) throws {
         self.id = id
         self.mesh = mesh
         // Client ids are unique across workers: the worker id in the high bits.
@@ -115,8 +122,7 @@ public final class Worker: FlushScheduler {
         self.board = board
         self.clientCounts = clientCounts
         self.requestLimits = config.requestLimits
-        self.stats = stats
-        self.allStats = allStats
+        stats = WorkerStats(layout: StatsLayout(pools: []), commandCount: 0)
         self.startedAt = startedAt
         pthread_mutex_init(&shutdownLock, nil)
         check = LoopCheck(loop) { [unowned self] in self.flushAll() }
@@ -131,16 +137,14 @@ public final class Worker: FlushScheduler {
         pauses = Array(repeating: nil, count: config.pools.count)
         monitorOutgoing = config.pools.map { _ in ByteBuffer(capacity: 0) }
         for (i, poolConfig) in config.pools.enumerated() {
-            let pool = PoolRuntime(worker: self, config: poolConfig, index: i, addresses: addresses[i])
+            let pool = PoolRuntime(worker: self, config: poolConfig, index: i, addresses: addresses[i],
+                                   clientCount: clientCounts.counter(pool: poolConfig.name))
             pools.append(pool)
             try pool.listen(primary: id == 0)
         }
+        stats = WorkerStats(layout: StatsLayout(pools: pools.map(\.statsEntry)), commandCount: commands.commands.count)
+        board.setStats(stats, worker: id)
         for pool in pools where pool.config.preconnect { pool.preconnect() }
-    }
-
-    /// The counters a worker needs for `config` (made before the workers, so each knows all).
-    public static func makeStats(config: ProxyConfig) -> WorkerStats {
-        WorkerStats(config: config, commandCount: CommandTable.redis70.commands.count)
     }
 
     public func run() { loop.run() }
@@ -159,8 +163,13 @@ public final class Worker: FlushScheduler {
     private func onWakeup() {
         pthread_mutex_lock(&shutdownLock)
         let stop = shutdownRequested
+        let reload = pendingReload
+        pendingReload = nil
         pthread_mutex_unlock(&shutdownLock)
         if stop && !draining { beginDrain() }
+        if let plan = reload {
+            if draining { plan.workerApplied() } else { apply(plan) }
+        }
         applyHealth()
         takeMessages()
     }
@@ -168,18 +177,33 @@ public final class Worker: FlushScheduler {
     /// Copies the board's up/down states into the pools (rebuilding rings that eject).
     private func applyHealth() {
         guard board.generation != boardGeneration else { return }
-        let (generation, states, reasons) = board.snapshot()
+        let (generation, layout, states, reasons, switches) = board.workerSnapshot()
+        // A reload the worker has not applied yet: its states wait for it.
+        guard layout == appliedLayout else { return }
         boardGeneration = generation
         // Addresses first: a server Sentinel moved comes up with its new master's address.
-        let switches = board.addressSnapshot().switches
         for (i, pool) in pools.enumerated() { pool.apply(addressSwitches: switches[i]) }
         for (i, pool) in pools.enumerated() { pool.apply(live: states[i], reasons: reasons[i]) }
+    }
+
+    /// Thread-safe: hands the worker a reload to apply at its next wake-up.
+    func post(_ plan: ReloadPlan) {
+        pthread_mutex_lock(&shutdownLock)
+        pendingReload = plan
+        pthread_mutex_unlock(&shutdownLock)
+        wakeup?.send()
+    }
+
+    /// After a reload: the board's states are applied again, in the new layout.
+    func forceHealthApply() {
+        boardGeneration = 0
+        applyHealth()
     }
 
     private func beginDrain() {
         draining = true
         drainDeadline = loop.nowMs + Worker.drainLimitMs
-        for p in pools { p.closeListeners() }
+        for p in pools + retiredPools { p.closeListeners() }
         for c in clients.values { c.stopReadingForShutdown() }
         onTick()
     }
@@ -187,6 +211,7 @@ public final class Worker: FlushScheduler {
     private func onTick() {
         let now = loop.nowMs
         for p in pools { p.expireRequests(now: now); p.sampleQueues(); p.restoreSubscriptions() }
+        if !retiredPools.isEmpty || pools.contains(where: { !$0.retiredServers.isEmpty }) { sweepRetired(now: now) }
         scanIdleClients(now: now)
         if pauseActive || !heldClients.isEmpty { expirePause() }
         if draining {
@@ -199,7 +224,7 @@ public final class Worker: FlushScheduler {
         flushAll()
         for c in Array(clients.values) { c.close() }
         clients.removeAll()
-        for p in pools { p.closeUpstreams() }
+        for p in pools + retiredPools where p.closedAt == nil { p.closeUpstreams() }
         tick?.close(); tick = nil
         check?.close(); check = nil
         mesh.unregister(worker: id)
@@ -213,8 +238,8 @@ public final class Worker: FlushScheduler {
         if draining { stream.close(); return }
         // client_connections counts the pool's clients in every worker.
         let limit = pool.config.clientConnections
-        if limit > 0, clientCounts.add(pool: pool.index, 1) > limit {
-            clientCounts.add(pool: pool.index, -1)
+        if limit > 0, ClientCounts.add(pool.clientCount, 1) > limit {
+            ClientCounts.add(pool.clientCount, -1)
             stats.add(pool: pool.index, .clientsRefused)
             stream.handler = RefusedClient.shared
             stream.output.appendError("ERR max number of clients reached")
@@ -224,6 +249,7 @@ public final class Worker: FlushScheduler {
         let id = nextClientID
         nextClientID += 1
         let client = ClientSession(id: id, worker: self, pool: pool, stream: stream)
+        client.countedAgainstLimit = limit > 0
         clients[id] = client
         stats.add(pool: pool.index, .clientConnections)
         stream.handler = client
@@ -233,7 +259,7 @@ public final class Worker: FlushScheduler {
     func clientClosed(_ client: ClientSession) {
         clients.removeValue(forKey: client.id)
         stats.subtract(pool: client.pool.index, .clientConnections)
-        if client.pool.config.clientConnections > 0 { clientCounts.add(pool: client.pool.index, -1) }
+        if client.countedAgainstLimit { ClientCounts.add(client.pool.clientCount, -1) }
     }
 
     /// Once a second: closes clients idle longer than their pool's client_idle_timeout,
@@ -286,23 +312,32 @@ public final class Worker: FlushScheduler {
     }
 }
 
-/// The pools' client counts, shared by all workers (atomic adds, no lock).
+/// The pools' client counts, shared by all workers (atomic adds, no lock): one counter per
+/// pool name, kept across reloads, so a pool's clients are counted in one place whatever
+/// the pool's position in the file.
 public final class ClientCounts: @unchecked Sendable {
-    private let counts: UnsafeMutablePointer<Int64>
-    private let pools: Int
+    private var counters: [String: UnsafeMutablePointer<Int64>] = [:]
+    private var lock = pthread_mutex_t()
 
-    public init(pools: Int) {
-        self.pools = pools
-        counts = .allocate(capacity: max(pools, 1))
-        counts.initialize(repeating: 0, count: max(pools, 1))
+    public init() { pthread_mutex_init(&lock, nil) }
+
+    deinit { for c in counters.values { c.deallocate() } }
+
+    /// The pool's counter (made on first use; taken when a pool is built, not per client).
+    func counter(pool name: String) -> UnsafeMutablePointer<Int64> {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        if let c = counters[name] { return c }
+        let c = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+        c.initialize(to: 0)
+        counters[name] = c
+        return c
     }
 
-    deinit { counts.deallocate() }
-
-    /// Adds `delta` to the pool's count and returns the new count.
+    /// Adds `delta` to the counter and returns the new count.
     @discardableResult
-    func add(pool: Int, _ delta: Int64) -> Int {
-        Int(rp_shared_add(counts + pool, delta))
+    static func add(_ counter: UnsafeMutablePointer<Int64>, _ delta: Int64) -> Int {
+        Int(rp_shared_add(counter, delta))
     }
 }
 

@@ -10,10 +10,22 @@ final class UpstreamServer {
     // UpstreamConnection.server).
     unowned(unsafe) let worker: Worker
     unowned(unsafe) let pool: PoolRuntime
-    let spec: ServerSpec
-    let index: Int
-    /// Resolved at startup; zeroed for unix sockets.
+    var spec: ServerSpec
+    /// Its place in the pool's server list (and in the worker's counters); a reload may
+    /// change it. A retired server's place follows the live ones.
+    var index: Int
+    /// Resolved at startup (or by the reload that added it); zeroed for unix sockets.
     let address: sockaddr_storage
+    /// Names the server to the HealthBoard (pool name and ring identity): its indices may
+    /// be from before a reload the board has already taken.
+    var boardKey: String
+    /// Unique in the process: the worker's counters are carried across a reload by it.
+    let uid = UpstreamServer.nextUID()
+    /// A reload removed the server (or replaced it with another address or connection
+    /// settings): it takes no new requests, finishes those in flight, then closes.
+    var retired = false
+    /// When a retired server closed its connections (see PoolRuntime.sweepRetired).
+    var closedAt: UInt64?
     /// Both protocol versions' connections to the pool's redis_db in one list: RESP2's in
     /// the first `perVersion` slots, RESP3's in the next (see `slot`). Nearly every client
     /// stays in that database, so its connections are found without a lookup.
@@ -47,8 +59,8 @@ final class UpstreamServer {
     /// failover_hold: the window in which requests for this server wait for its new master,
     /// the clients parked in it, and whether the board's news (a switch, up again) should
     /// release them once the worker has applied all of it.
-    private(set) var hold: FailoverHold
-    private var parked: [ClientSession] = []
+    var hold: FailoverHold
+    var parked: [ClientSession] = []
     private var releaseDue = false
 
     init(worker: Worker, pool: PoolRuntime, spec: ServerSpec, index: Int, address: sockaddr_storage) {
@@ -57,6 +69,7 @@ final class UpstreamServer {
         self.spec = spec
         self.index = index
         self.address = address
+        boardKey = HealthBoard.key(pool.config.name, spec.ringIdentity)
         perVersion = max(1, pool.config.serverConnections)
         startDatabase = pool.config.redisDB
         connections = Array(repeating: nil, count: 2 * perVersion)
@@ -119,7 +132,7 @@ final class UpstreamServer {
             stream.connect(toPath: path)
             return true
         case .tcp:
-            var target = pool.board?.address(pool: pool.index, server: index) ?? address
+            var target = retired ? address : pool.board?.address(pool: pool.index, server: index, key: boardKey) ?? address
             let r = withUnsafePointer(to: &target) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { stream.connect(to: $0) }
             }
@@ -129,7 +142,7 @@ final class UpstreamServer {
 
     /// Every open connection, the redis_db ones first. Allocates nothing.
     @inline(__always)
-    private func forEachConnection(_ body: (UpstreamConnection) -> Void) {
+    func forEachConnection(_ body: (UpstreamConnection) -> Void) {
         for case let c? in connections { body(c) }
         for list in otherDatabases.values { for case let c? in list { body(c) } }
         for c in leased { body(c) }
@@ -185,7 +198,7 @@ final class UpstreamServer {
         if hold.isOver(now: now) || (!isDown && backoff.mayConnect(nowMs: now)) { releaseParked() }
     }
 
-    private func releaseParked() {
+    func releaseParked() {
         let clients = parked
         parked = []
         for c in clients { c.holdEnded() }
@@ -209,8 +222,9 @@ final class UpstreamServer {
     /// Only checks can bring a server back, so without health checks (interval 0) a
     /// failure is not reported: the connect back-off alone paces the retries.
     private func reportDown(_ failure: UpstreamFailure) {
-        guard pool.config.health.intervalMs > 0 else { return }
-        pool.board?.passiveFailure(pool: pool.index, server: index, why: failure.description, switches: addressSwitches)
+        guard pool.config.health.intervalMs > 0, !retired else { return }
+        pool.board?.passiveFailure(pool: pool.index, server: index, key: boardKey, why: failure.description,
+                                   switches: addressSwitches)
     }
 
     /// Sentinel moved the server: every connection to the old master is retired at once,
