@@ -247,3 +247,22 @@ final class ConfigDiffTests: XCTestCase {
         XCTAssertTrue(PoolDiff.structuralKeys.isSubset(of: Set(PoolKey.table.map(\.name))))
     }
 }
+
+final class ReloadedConfigTests: XCTestCase {
+    /// A reload runs the new file's pools with the running process settings (threads,
+    /// admin, request limits need a restart), and the diff names those it kept.
+    func testProcessSettingsAreKept() throws {
+        let pool = "cache:\n  listen: 127.0.0.1:22121\n  redis: true\n  timeout: 900\n  servers:\n    - 10.0.0.1:6379:1 a\n"
+        let old = try ConfigLoader.parse("ringproxy:\n  threads: 2\n  admin: 127.0.0.1:9000\n" + pool, file: "a.yml")
+        let new = try ConfigLoader.parse("ringproxy:\n  threads: 4\n  admin: 127.0.0.1:9001\n  max_bulk_len: 1024\n"
+                                         + pool.replacingOccurrences(of: "900", with: "100"), file: "b.yml")
+        let run = old.reloaded(with: new)
+        XCTAssertEqual(run.threads, 2)
+        XCTAssertEqual(run.admin?.port, 9000)
+        XCTAssertEqual(run.requestLimits, old.requestLimits)
+        XCTAssertEqual(run.pools[0].timeoutMs, 100, "pool settings are the new file's")
+        let line = ConfigDiff(running: old, new: new).logLine
+        XCTAssertTrue(line.contains("timeout 900 -> 100"), line)
+        XCTAssertTrue(line.contains("needs a restart: threads 2 -> 4, admin 127.0.0.1:9000 -> 127.0.0.1:9001, max_bulk_len"), line)
+    }
+}
