@@ -96,6 +96,8 @@ final class PubSubHub {
 
     func received(_ frame: UnsafeRawBufferPointer, from link: SubscriberConnection) {
         let s = link.server.index
+        // A server a reload removed: its link is closing, and its names have moved.
+        guard s < tables.count, links[s] === link else { return }
         guard let push = PushFrame.parse(frame) else {
             if frame.first == UInt8(ascii: "-") {
                 logWarn("upstream \(link.server.logName) refused a subscription: \(String(decoding: frame.dropLast(2), as: UTF8.self))")
@@ -120,7 +122,7 @@ final class PubSubHub {
     /// and its subscriptions wait for `restore`.
     func linkBroke(_ link: SubscriberConnection) {
         let s = link.server.index
-        guard links[s] === link else { return }
+        guard s < links.count, links[s] === link else { return }
         links[s] = nil
         for w in tables[s].linkLost() { worker.clients[w.member]?.subscriptionConfirmed(sequence: w.sequence) }
     }

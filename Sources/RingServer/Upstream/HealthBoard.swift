@@ -266,8 +266,8 @@ public final class HealthBoard: @unchecked Sendable {
                     let moved = servers[op][os].address != spec.address
                     a.append(moved ? resolved[p][s] : addresses[op][os])
                     x.append(moved ? spec.addressText : addressTexts[op][os])
-                    // A new address is a switch: workers retire the old address's connections.
-                    w.append(switches[op][os] + (moved ? 1 : 0))
+                    // (A new address gets a new server in each worker; see PoolRuntime.reconfigure.)
+                    w.append(switches[op][os])
                 } else {
                     t.append(HealthTracker(fall: pool.health.fall, rise: pool.health.rise))
                     a.append(resolved[p][s])
