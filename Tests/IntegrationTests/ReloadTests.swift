@@ -14,7 +14,9 @@ final class ReloadTests: XCTestCase {
     /// Reloads `rig` from `before` to `after` servers under load; checks the load and that
     /// the keys written before are found exactly where the new ring (ringproxy's model and
     /// a real nutcracker on the new file) puts them.
-    private func reloadUnderLoad(servers: Int, before: [Int], after: [Int], expect: String) throws {
+    /// `stalled`: a server whose requests are held in flight across the reload (CLIENT PAUSE
+    /// on it) and must then be answered.
+    private func reloadUnderLoad(servers: Int, before: [Int], after: [Int], expect: String, stalled: Int? = nil) throws {
         let rig = try ReloadRig(servers: servers)
         defer { rig.stop() }
         try rig.write(before)
@@ -22,8 +24,28 @@ final class ReloadTests: XCTestCase {
         try rig.fill(Self.preKeys)
         let load = try rig.startLoad()
         usleep(1_000_000)
+        var held: (client: RESPClient, keys: [String])?
+        if let s = stalled {
+            let name = "c\(s + 1)"
+            let config = try ConfigLoader.parse(rig.yaml(before), file: "before.yml").pools[0]
+            let placement = config.placement()
+            let keys = Self.preKeys.filter { k in
+                config.servers[Array(k.utf8).withUnsafeBytes { placement.server(forKey: $0) }].ringIdentity == name
+            }.prefix(20)
+            let direct = try RESPClient(port: rig.redis[s].port)
+            XCTAssertEqual(try direct.command("CLIENT", "PAUSE", "1000", "ALL").text, "+OK\r\n")
+            direct.close()
+            let c = try RESPClient(port: rig.port)
+            try c.send(keys.flatMap { RESPClient.encode(["GET", $0]) })
+            held = (c, Array(keys))
+            usleep(200_000)
+        }
         try rig.write(after)
         let reply = rig.reload()
+        if let (c, keys) = held {
+            for k in keys { XCTAssertEqual(try c.readReply().text, "$\(k.utf8.count)\r\n\(k)\r\n", "in flight to the removed server across the reload") }
+            c.close()
+        }
         usleep(1_500_000)
         let totals = try load.finish()
         print("reload \(before) -> \(after) under load: \(totals.ops) replies, \(totals.errors) errors, \(totals.dropped) dropped, longest \(Int(totals.maxMs)) ms")
@@ -53,7 +75,7 @@ final class ReloadTests: XCTestCase {
     }
 
     func testReloadRemovingAServerUnderLoad() throws {
-        try reloadUnderLoad(servers: 4, before: [0, 1, 2, 3], after: [0, 1, 3], expect: "servers -c3")
+        try reloadUnderLoad(servers: 4, before: [0, 1, 2, 3], after: [0, 1, 3], expect: "servers -c3", stalled: 2)
     }
 
     /// timeout and deny_commands apply from the next request, on connections already open.

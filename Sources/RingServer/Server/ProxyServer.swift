@@ -37,21 +37,10 @@ public final class ProxyServer {
     /// until shut down.
     public func run(onListening: () -> Void) throws {
         signal(SIGPIPE, SIG_IGN)
-        var addresses: [[sockaddr_storage]] = []
-        for pool in config.pools {
-            var list: [sockaddr_storage] = []
-            for server in pool.servers {
-                switch server.address {
-                case let .tcp(host, port):
-                    switch resolveAddress(host: host, port: port) {
-                    case let .success(a): list.append(a)
-                    case let .failure(e): throw e
-                    }
-                case .unix:
-                    list.append(sockaddr_storage())
-                }
-            }
-            addresses.append(list)
+        let addresses: [[sockaddr_storage]]
+        switch Reloader.resolve(config) {
+        case let .success(a): addresses = a
+        case let .failure(e): throw e
         }
         let board = HealthBoard(config: config)
         board.setAddresses(addresses)
