@@ -15,6 +15,8 @@ public final class ProxyServer {
     let threads: Int
     private var workers: [Worker] = []
     private var signals: [LoopSignal] = []
+    /// --takeover-socket: where a binary upgrade takes over from this process (Handover/).
+    public var takeoverPath: String?
 
     public init(config: ProxyConfig, threads: Int) {
         self.config = config
@@ -28,6 +30,8 @@ public final class ProxyServer {
     /// until shut down.
     public func run(onListening: () -> Void) throws {
         signal(SIGPIPE, SIG_IGN)
+        // Before any listener: a predecessor's sockets are taken instead of binding new ones.
+        let upgrade = try takeoverPath.map { try Upgrade(path: $0, workers: threads) }
         var addresses: [[sockaddr_storage]] = []
         for pool in config.pools {
             var list: [sockaddr_storage] = []
@@ -77,6 +81,10 @@ public final class ProxyServer {
         for pool in config.pools {
             logNotice("pool \(pool.name) listening on \(pool.listen) with \(pool.servers.count) servers (\(pool.distribution.rawValue), \(pool.hash.rawValue)), \(threads) worker(s)")
         }
+        upgrade?.serving { [workers, admin] _ in
+            for w in workers { w.requestHandover() }
+            admin?.stopAccepting()
+        }
         onListening()
         checker.start()
         admin?.start()
@@ -85,5 +93,6 @@ public final class ProxyServer {
         for t in threadsStarted { pthread_join(t, nil) }
         checker.stop()
         admin?.stop()
+        upgrade?.stop()
     }
 }

@@ -100,8 +100,10 @@ public final class Worker: FlushScheduler {
     private var boardGeneration: UInt64 = 0
     private var shutdownRequested = false  // set from any thread, read under the async wakeup
     private var shutdownLock = pthread_mutex_t()
-    private var draining = false
-    private var drainDeadline: UInt64 = 0
+    var draining = false
+    var drainDeadline: UInt64 = 0
+    /// A binary upgrade's successor took over (see Worker+Handover).
+    let handover = WorkerHandover()
 
     /// Builds the pools and binds their listeners; throws before anything is served (the
     /// process then exits). `stats` is `allStats[id]`.
@@ -156,10 +158,18 @@ public final class Worker: FlushScheduler {
         wakeup?.send()
     }
 
+    /// Thread-safe: a successor serves on this process's sockets; stop accepting and close
+    /// each client when it is idle (see Worker+Handover).
+    public func requestHandover() {
+        handover.request()
+        wakeup?.send()
+    }
+
     private func onWakeup() {
         pthread_mutex_lock(&shutdownLock)
         let stop = shutdownRequested
         pthread_mutex_unlock(&shutdownLock)
+        if handover.takeRequest() && !draining { beginHandover() }
         if stop && !draining { beginDrain() }
         applyHealth()
         takeMessages()
@@ -189,13 +199,15 @@ public final class Worker: FlushScheduler {
         for p in pools { p.expireRequests(now: now); p.sampleQueues(); p.restoreSubscriptions() }
         scanIdleClients(now: now)
         if pauseActive || !heldClients.isEmpty { expirePause() }
-        if draining {
+        if handover.active {
+            drainForHandover(now: now)
+        } else if draining {
             let busy = clients.values.contains { $0.hasOutstandingReplies }
             if !busy || now >= drainDeadline { finish() }
         }
     }
 
-    private func finish() {
+    func finish() {
         flushAll()
         for c in Array(clients.values) { c.close() }
         clients.removeAll()
@@ -276,6 +288,7 @@ public final class Worker: FlushScheduler {
         while !flushList.isEmpty || !resumeList.isEmpty {
             swap(&flushing, &flushList)
             for s in flushing { s.flush() }
+            if handover.active { closeAnsweredClients(flushing) }
             flushing.removeAll(keepingCapacity: true)
             if !resumeList.isEmpty {
                 swap(&resuming, &resumeList)
