@@ -76,6 +76,9 @@ public final class ProxyServer {
                 for w in self.workers { w.requestShutdown() }
                 for s in self.signals { s.close() }
             }
+            // Alone it must not keep the loop running: after a binary upgrade the workers
+            // drain and end without any signal.
+            s.unref()
             signals.append(s)
         }
         for pool in config.pools {
