@@ -57,8 +57,9 @@ static inline int rp_pipe_cloexec(int fds[2]) {
     return 0;
 }
 
-/* Sends `len` bytes and, if fd >= 0, the descriptor fd with them. Returns sendmsg's result. */
-static inline ssize_t rp_send_record(int sock, const void *buf, size_t len, int fd) {
+/* Sends `len` bytes and, if fd >= 0, the descriptor fd with them; `flags` adds to MSG_NOSIGNAL
+   (MSG_DONTWAIT from a loop thread). Returns sendmsg's result. */
+static inline ssize_t rp_send_record(int sock, const void *buf, size_t len, int fd, int flags) {
     struct msghdr msg;
     struct iovec iov;
     union { char bytes[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
@@ -78,7 +79,7 @@ static inline ssize_t rp_send_record(int sock, const void *buf, size_t len, int 
         memcpy(CMSG_DATA(c), &fd, sizeof(int));
     }
     ssize_t n;
-    do { n = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    do { n = sendmsg(sock, &msg, MSG_NOSIGNAL | flags); } while (n < 0 && errno == EINTR);
     return n;
 }
 

@@ -11,6 +11,8 @@ final class HandoverMessageTests: XCTestCase {
             .listener(role: .pool, address: "[::1]:6380"), .listener(role: .admin, address: "0.0.0.0:22222"),
             .listener(role: .pool, address: "/run/ring proxy/a.sock"), .end(count: 9, pid: 7), .serving(pid: 1),
             .released,
+            .client(HandedClient(authenticated: true, database: 3, resp: 3, name: "worker 7 ✓", address: "/tmp/a b.sock")),
+            .client(HandedClient(authenticated: false, database: 0, resp: 2, name: nil, address: "127.0.0.1:6380")),
         ]
         for m in messages {
             XCTAssertEqual(try HandoverMessage.decode(m.encoded()).get(), m)
@@ -41,6 +43,13 @@ final class HandoverMessageTests: XCTestCase {
             ("ringproxy-handover/1 listener pool a\nb", "a listener without an address"),
             ("ringproxy-handover/1 listener upstream 1.2.3.4:5", "unknown listener role 'upstream'"),
             ("ringproxy-handover/1 goodbye", "unknown handover record 'goodbye'"),
+            ("ringproxy-handover/1 client 1 0 2 -", "'client' needs"),
+            ("ringproxy-handover/1 client 2 0 2 - 1.2.3.4:5", "'client' needs"),
+            ("ringproxy-handover/1 client 1 -1 2 - 1.2.3.4:5", "'client' needs"),
+            ("ringproxy-handover/1 client 1 0 4 - 1.2.3.4:5", "'client' needs"),
+            ("ringproxy-handover/1 client 1 0 2 6g 1.2.3.4:5", "a client name that is not hex"),
+            ("ringproxy-handover/1 client 1 0 2 616 1.2.3.4:5", "a client name that is not hex"),
+            ("ringproxy-handover/1 client 1 0 2 ff 1.2.3.4:5", "a client name that is not text"),
         ]
         for (text, why) in bad {
             guard case let .failure(e) = HandoverMessage.decode(Array(text.utf8)) else {
@@ -70,10 +79,27 @@ final class HandoverMessageTests: XCTestCase {
 }
 
 final class HandoverDrainTests: XCTestCase {
+    /// Without a successor taking connections unless told: the close rules.
     private func client(_ mode: SessionMode = .normal, owes: Bool = false, input: Bool = false, unread: Int = 0,
-                        answered: Bool = false, quiet: UInt64 = 0) -> HandoverDrain.Client {
+                        answered: Bool = false, quiet: UInt64 = 0, handOver: Bool = false) -> HandoverDrain.Client {
         HandoverDrain.Client(mode: mode, owesReplies: owes, unhandledInput: input, unreadBytes: unread,
-                             answeredThisTurn: answered, quietForMs: quiet)
+                             answeredThisTurn: answered, quietForMs: quiet, canHandOver: handOver)
+    }
+
+    func testAnIdleClientMovesAtAnyMomentEvenWithARequestOnItsWay() {
+        XCTAssertEqual(HandoverDrain.decide(client(handOver: true)), .handOver)
+        XCTAssertEqual(HandoverDrain.decide(client(unread: 30, handOver: true)), .handOver)
+        XCTAssertEqual(HandoverDrain.decide(client(answered: true, handOver: true)), .handOver)
+    }
+
+    func testOnlyAnIdleOrdinaryClientMoves() {
+        XCTAssertEqual(HandoverDrain.decide(client(owes: true, handOver: true)), .wait)
+        XCTAssertEqual(HandoverDrain.decide(client(input: true, handOver: true)), .wait)
+        XCTAssertEqual(HandoverDrain.decide(client(.transaction(Transaction(server: nil, watched: false)), handOver: true)), .wait)
+        XCTAssertEqual(HandoverDrain.decide(client(.blocked(server: 0), handOver: true)), .wait)
+        XCTAssertEqual(HandoverDrain.decide(client(.subscribed, handOver: true)), .close)
+        XCTAssertEqual(HandoverDrain.decide(client(.monitoring, handOver: true)), .close)
+        XCTAssertEqual(HandoverDrain.decide(client(.subscribed, unread: 5, handOver: true)), .wait)
     }
 
     func testAClientJustAnsweredClosesBehindItsReply() {
@@ -102,6 +128,7 @@ final class HandoverDrainTests: XCTestCase {
     func testSubscribersAndMonitorsCloseWhenNothingIsOwed() {
         XCTAssertEqual(HandoverDrain.decide(client(.subscribed)), .close)
         XCTAssertEqual(HandoverDrain.decide(client(.monitoring)), .close)
+        XCTAssertEqual(HandoverDrain.decide(client(.subscribed, unread: 3)), .wait)
         XCTAssertEqual(HandoverDrain.decide(client(.subscribed, owes: true)), .wait)
     }
 

@@ -13,12 +13,14 @@ enum HandoverError: Error, CustomStringConvertible {
     case system(String, String)
     case protocolError(String)
     case closed(String)
+    case timedOut(String)
 
     var description: String {
         switch self {
         case let .system(what, why): return "\(what): \(why)"
         case let .protocolError(why): return "takeover: \(why)"
         case let .closed(when): return "takeover: the other process hung up \(when)"
+        case let .timedOut(what): return "takeover: no '\(what)' within \(HandoverLink.ioTimeoutSeconds) s"
         }
     }
 
@@ -72,7 +74,7 @@ final class HandoverLink {
 
     func send(_ message: HandoverMessage, attaching descriptor: Int32 = -1) throws {
         let bytes = message.encoded()
-        let n = bytes.withUnsafeBytes { rp_send_record(fd, $0.baseAddress, $0.count, descriptor) }
+        let n = bytes.withUnsafeBytes { rp_send_record(fd, $0.baseAddress, $0.count, descriptor, 0) }
         if n != bytes.count { throw HandoverError.errno("takeover: sending '\(message.name)'") }
     }
 
@@ -84,7 +86,7 @@ final class HandoverLink {
         let n = buffer.withUnsafeMutableBytes { rp_recv_record(fd, $0.baseAddress, $0.count, &descriptor, &truncated) }
         if n < 0 {
             let timedOut = Glibc.errno == EAGAIN || Glibc.errno == EWOULDBLOCK
-            throw timedOut ? HandoverError.protocolError("no '\(expecting)' within \(HandoverLink.ioTimeoutSeconds) s")
+            throw timedOut ? HandoverError.timedOut(expecting)
                 : HandoverError.errno("takeover: waiting for '\(expecting)'")
         }
         if n == 0 {

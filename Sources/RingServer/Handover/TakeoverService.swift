@@ -16,7 +16,10 @@ final class TakeoverService: @unchecked Sendable {
     /// poll() waits on the socket and on this pipe's read end; stop() writes to it.
     private var wake: [Int32] = [-1, -1]
     private var thread: pthread_t?
-    private var onHandover: (@Sendable (Int32) -> Void)?
+    private var onHandover: (@Sendable (Int32, Int32) -> Void)?
+    /// The link to the successor, kept open after the takeover: idle client connections
+    /// follow it (see Worker+Handover). Closed by stop().
+    private var successor: HandoverLink?
     /// Successors connecting at once wait in this queue; they are served one at a time.
     static let backlog: Int32 = 4
 
@@ -40,9 +43,9 @@ final class TakeoverService: @unchecked Sendable {
         if rp_pipe_cloexec(&wake) != 0 { wake = [-1, -1] }
     }
 
-    /// Serves successors until one takes over (then `onHandover(its pid)` runs, on this
-    /// thread) or until stop().
-    func start(onHandover: @escaping @Sendable (Int32) -> Void) {
+    /// Serves successors until one takes over (then `onHandover(its pid, the link's socket)`
+    /// runs, on this thread) or until stop().
+    func start(onHandover: @escaping @Sendable (Int32, Int32) -> Void) {
         self.onHandover = onHandover
         thread = startThread { [self] in self.serve() }
     }
@@ -60,6 +63,8 @@ final class TakeoverService: @unchecked Sendable {
             listenFD = -1
             unlink(path)
         }
+        successor?.close()
+        successor = nil
         for fd in wake where fd >= 0 { Glibc.close(fd) }
         wake = [-1, -1]
     }
@@ -80,7 +85,10 @@ final class TakeoverService: @unchecked Sendable {
                 continue
             }
             do {
-                if try converse(link) { return }
+                if try converse(link) {
+                    successor = link
+                    return
+                }
             } catch {
                 logWarn("takeover abandoned, still serving: \(error)")
             }
@@ -106,16 +114,19 @@ final class TakeoverService: @unchecked Sendable {
         guard case .serving = reply else { throw HandoverError.protocolError("pid \(pid) answered '\(reply.name)', not 'serving'") }
         ListenerTable.shared.markHandedOver()
         logNotice("takeover: pid \(pid) serves on our \(sent) listener(s); this process stops accepting and drains")
-        onHandover?(pid)
         // The successor binds the path once told: it is not removed here, only let go.
         Glibc.close(listenFD)
         listenFD = -1
+        var linkFD = link.fd
         do {
             try link.send(.released)
         } catch {
+            // Then no client connection can follow: the workers close theirs instead.
             logWarn("takeover: pid \(pid) was not told the socket is free: \(error)")
+            linkFD = -1
         }
-        link.close()
+        // After 'released': the successor reads client records only once it has that.
+        onHandover?(pid, linkFD)
         return true
     }
 }

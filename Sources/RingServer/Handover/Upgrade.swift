@@ -17,6 +17,8 @@ public final class Upgrade: @unchecked Sendable {
     /// The predecessor, until it has let go of the path.
     private var predecessor: (link: HandoverLink, pid: Int32)?
     private var service: TakeoverService?
+    /// Takes the predecessor's idle client connections, once it has let go of the path.
+    private var adoption: ClientAdoption?
 
     /// Connects to `path`; the predecessor's sockets are then ListenerTable's, spread over
     /// `workers`. With nothing serving there, binds `path` at once (throwing if it cannot, so
@@ -66,21 +68,28 @@ public final class Upgrade: @unchecked Sendable {
     }
 
     /// The workers accept on their sockets: closes the inherited ones no listener took, tells
-    /// the predecessor (which then drains), and serves the path for the next upgrade.
-    /// `onHandover` runs on the service's thread when a successor takes over from this process.
-    public func serving(onHandover: @escaping @Sendable (Int32) -> Void) {
+    /// the predecessor (which then drains, sending its idle clients to `workers`), and serves
+    /// the path for the next upgrade. `onHandover(pid, link)` runs on the service's thread
+    /// when a successor takes over from this process (link: the socket to send clients on,
+    /// -1 if there is none).
+    public func serving(workers: [Worker], onHandover: @escaping @Sendable (Int32, Int32) -> Void) {
         for gone in ListenerTable.shared.closeUnclaimed() { logNotice("takeover: not listening on \(gone) any more") }
         if let (link, pid) = predecessor {
             do {
                 try link.send(.serving(pid: getpid()))
                 let (reply, fd) = try link.receive(expecting: "released")
                 if let fd = fd { Glibc.close(fd) }
-                if reply != .released { logWarn("takeover: pid \(pid) answered '\(reply.name)', not 'released'") }
+                if reply == .released {
+                    adoption = ClientAdoption(link: link, from: pid, workers: workers)
+                } else {
+                    logWarn("takeover: pid \(pid) answered '\(reply.name)', not 'released'")
+                    link.close()
+                }
             } catch {
                 // It has our 'serving' or is gone: either way its sockets are served here.
                 logWarn("takeover: \(error); taking the socket path anyway")
+                link.close()
             }
-            link.close()
             predecessor = nil
             logNotice("takeover: serving in place of pid \(pid)")
         }
@@ -98,6 +107,8 @@ public final class Upgrade: @unchecked Sendable {
     public func stop() {
         service?.stop()
         service = nil
+        adoption?.stop()
+        adoption = nil
     }
 
     /// Whether `fd` is a listening stream socket: true for a unix one, false for TCP, nil

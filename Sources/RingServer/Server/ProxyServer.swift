@@ -84,8 +84,8 @@ public final class ProxyServer {
         for pool in config.pools {
             logNotice("pool \(pool.name) listening on \(pool.listen) with \(pool.servers.count) servers (\(pool.distribution.rawValue), \(pool.hash.rawValue)), \(threads) worker(s)")
         }
-        upgrade?.serving { [workers, admin] _ in
-            for w in workers { w.requestHandover() }
+        upgrade?.serving(workers: workers) { [workers, admin] _, link in
+            for w in workers { w.requestHandover(link: link) }
             admin?.stopAccepting()
         }
         onListening()

@@ -158,10 +158,17 @@ public final class Worker: FlushScheduler {
         wakeup?.send()
     }
 
-    /// Thread-safe: a successor serves on this process's sockets; stop accepting and close
-    /// each client when it is idle (see Worker+Handover).
-    public func requestHandover() {
-        handover.request()
+    /// Thread-safe: a successor serves on this process's sockets; stop accepting and pass each
+    /// client on to it over `link` (or close it, without a link) when it is idle (see
+    /// Worker+Handover).
+    public func requestHandover(link: Int32) {
+        handover.request(link: link)
+        wakeup?.send()
+    }
+
+    /// Thread-safe: serve a client connection the predecessor passed on (see Worker+Handover).
+    func adopt(_ client: HandedClient, descriptor: Int32) {
+        handover.add(client, descriptor: descriptor)
         wakeup?.send()
     }
 
@@ -170,6 +177,7 @@ public final class Worker: FlushScheduler {
         let stop = shutdownRequested
         pthread_mutex_unlock(&shutdownLock)
         if handover.takeRequest() && !draining { beginHandover() }
+        adoptHandedClients()
         if stop && !draining { beginDrain() }
         applyHealth()
         takeMessages()
@@ -287,8 +295,9 @@ public final class Worker: FlushScheduler {
         if monitorsActive { postMonitorLines() }
         while !flushList.isEmpty || !resumeList.isEmpty {
             swap(&flushing, &flushList)
-            for s in flushing { s.flush() }
-            if handover.active { closeAnsweredClients(flushing) }
+            for s in flushing {
+                if handover.active { flushClosingIfAnswered(s) } else { s.flush() }
+            }
             flushing.removeAll(keepingCapacity: true)
             if !resumeList.isEmpty {
                 swap(&resuming, &resumeList)
