@@ -9,7 +9,12 @@ attempt, error reply, wrong value, or connection lost with a request on it fails
 At the end every raw client asks, on the connection it has, which process serves it: the
 last one must (idle connections move to the new process, so they need no reconnect).
 
-Usage: upgrade_check.py BINARY CONFIG CONTROL PORT SOCKET ADMIN_PORT WORKDIR [ROUNDS]
+With NEXT_CONFIG, the upgrades alternate between it and CONFIG: NEXT_CONFIG drops the pool
+listening on GONE_PORT and adds one on ADDED_PORT (the load runs on the pools both keep).
+After each upgrade the pool the new config has answers, and the one it dropped refuses.
+
+Usage: upgrade_check.py BINARY CONFIG CONTROL PORT SOCKET ADMIN_PORT WORKDIR [ROUNDS
+                        [NEXT_CONFIG GONE_PORT ADDED_PORT]]
 Prints each round's longest request and exits non-zero on the first broken promise.
 """
 import json
@@ -29,6 +34,7 @@ from redis.retry import Retry
 binary, config, control, port, sock_path, admin_port, workdir = sys.argv[1:8]
 port, admin_port = int(port), int(admin_port)
 ROUNDS = int(sys.argv[8]) if len(sys.argv) > 8 else 5
+next_config, gone_port, added_port = (sys.argv[9], int(sys.argv[10]), int(sys.argv[11])) if len(sys.argv) > 11 else (None, 0, 0)
 RAW_TCP, RAW_UNIX, POOL_THREADS = 32, 8, 10   # 50 clients
 LOAD_BETWEEN = 1.0     # seconds of load before each upgrade and after the last
 OLD_EXIT_LIMIT = 15.0  # the old process must be gone this long after the new one starts
@@ -216,9 +222,9 @@ def pool_client(index, client):
         note(started, round_index)
 
 
-def start(name):
+def start(name, config_file):
     log = open(os.path.join(workdir, name + ".log"), "w")
-    return subprocess.Popen([binary, "-c", config, "-T", "2", "--takeover-socket", control],
+    return subprocess.Popen([binary, "-c", config_file, "-T", "2", "--takeover-socket", control],
                             stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -244,7 +250,20 @@ def info_pid(unix):
     return int(next(l.split(":")[1] for l in text.split("\r\n") if l.startswith("process_id:")))
 
 
-proxy = start("ringproxy-0")
+def answers(p):
+    """PING on a pool of the checker's own (not a load client: a refusal here is expected)."""
+    try:
+        s = socket.create_connection(("127.0.0.1", p), timeout=IO_TIMEOUT)
+    except ConnectionRefusedError:
+        return False
+    try:
+        s.sendall(encode(["PING"]))
+        return s.recv(64) == b"+PONG\r\n"
+    finally:
+        s.close()
+
+
+proxy = start("ringproxy-0", config)
 if not wait_for(lambda: os.path.exists(control) and os.path.exists(sock_path), START_LIMIT):
     sys.exit("the first ringproxy did not start")
 time.sleep(0.2)
@@ -260,7 +279,8 @@ try:
         time.sleep(LOAD_BETWEEN)
         current_round[0] = round_index
         before = counts["requests"]
-        old, proxy = proxy, start("ringproxy-%d" % round_index)
+        changed = next_config is not None and round_index % 2 == 1
+        old, proxy = proxy, start("ringproxy-%d" % round_index, next_config if changed else config)
         if not wait_for(lambda: old.poll() is not None, OLD_EXIT_LIMIT):
             fail("round %d: the old process (pid %d) still runs after %.0f s" % (round_index, old.pid, OLD_EXIT_LIMIT))
             old.kill()
@@ -270,10 +290,14 @@ try:
             fail("round %d: the new process exited with %d" % (round_index, proxy.returncode))
             break
         s = stats()
+        if next_config is not None:
+            kept, dropped = (added_port, gone_port) if changed else (gone_port, added_port)
+            if not answers(kept) or answers(dropped):
+                fail("round %d: the pool on %d should answer and the one on %d refuse" % (round_index, kept, dropped))
         served = [info_pid(False), info_pid(True)]
         if served != [proxy.pid, proxy.pid]:
             fail("round %d: clients reach pid %s, not the new pid %d" % (round_index, served, proxy.pid))
-        print("round %d: pid %d -> %d, %d requests meanwhile, longest %.1f ms, new process has %d clients" %
+        print("round %d: pid %d -> %d, %d requests meanwhile, longest %.1f ms, %d clients on the new process when asked" %
               (round_index, old.pid, proxy.pid, counts["requests"] - before, longest[round_index] * 1000,
                s["curr_connections"]), flush=True)
     time.sleep(LOAD_BETWEEN)
