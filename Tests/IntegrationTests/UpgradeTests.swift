@@ -40,5 +40,56 @@ final class UpgradeTests: XCTestCase {
 
     func testReplacingTheBinaryFiveTimesUnderLoad() throws { try run(changingPools: false) }
 
+    /// A connection moves with what its client set; a blocked client is answered by the old
+    /// process first and then moves; a subscriber is closed (it resubscribes on reconnecting).
+    func testConnectionsMoveWithTheirStateAndWaitingClientsFinishFirst() throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        let dir = Harness.tempDir()
+        let port = Harness.freePort(), adminPort = Harness.freePort()
+        let config = dir + "/proxy.yml", takeover = dir + "/takeover.sock"
+        try """
+        tcp:
+          listen: 127.0.0.1:\(port)
+          redis: true
+          servers:
+            - 127.0.0.1:\(redis.port):1
+        ringproxy:
+          admin: 127.0.0.1:\(adminPort)
+
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let old = try startRingproxy(config: config, port: port, extraArgs: ["--takeover-socket", takeover])
+        defer { old.stop() }
+        let named = try RESPClient(port: port)
+        XCTAssertEqual(try named.command("CLIENT", "SETNAME", "moved"), Array("+OK\r\n".utf8))
+        let blocked = try RESPClient(port: port)
+        try blocked.send(RESPClient.encode(["BLPOP", "upgrade:list", "0"]))
+        let subscriber = try RESPClient(port: port)
+        _ = try subscriber.command("SUBSCRIBE", "upgrade:channel")
+        XCTAssertEqual(try named.command("PING"), Array("+PONG\r\n".utf8), "the BLPOP has reached its server")
+
+        let new = try Background("ringproxy-new", Harness.ringproxyBinary, ["-c", config, "--takeover-socket", takeover])
+        defer { new.stop() }
+        XCTAssertTrue(subscriber.isClosedByPeer(), "the subscriber is closed once the new process serves")
+        XCTAssertTrue(old.process.isRunning, "the old process waits for its blocked client")
+        let pusher = try RESPClient(port: port)
+        XCTAssertEqual(try pusher.command("LPUSH", "upgrade:list", "x"), Array(":1\r\n".utf8))
+        XCTAssertEqual(try blocked.readReply(), Array("*2\r\n".utf8) + bulk("upgrade:list") + bulk("x"))
+        let deadline = Date().addingTimeInterval(10)
+        while old.process.isRunning && Date() < deadline { usleep(20_000) }
+        XCTAssertFalse(old.process.isRunning, "the old process exits once its clients have moved")
+        XCTAssertEqual(old.stop(), 0)
+
+        XCTAssertEqual(try named.command("CLIENT", "GETNAME"), bulk("moved"), "the name moved with the connection")
+        for client in [named, blocked] {
+            let info = String(decoding: try client.command("INFO", "server"), as: UTF8.self)
+            XCTAssertTrue(info.contains("process_id:\(new.pid)\r\n"), "served by the new process: \(info)")
+        }
+        // Logged once the old process's link ends, which may trail its exit.
+        let logged = Date().addingTimeInterval(5)
+        while !new.log.contains("passed 2 client connection(s) on") && Date() < logged { usleep(20_000) }
+        XCTAssertTrue(new.log.contains("passed 2 client connection(s) on"), new.log)
+    }
+
     func testReplacingTheBinaryAcrossAPoolAddedAndAPoolRemoved() throws { try run(changingPools: true) }
 }
