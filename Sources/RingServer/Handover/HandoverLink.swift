@@ -49,6 +49,8 @@ final class HandoverLink {
         var address = try socketAddress(path)
         let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 { throw HandoverError.errno("takeover socket") }
+        // The timeouts first: a connect waits while the listener's queue is full.
+        let link = HandoverLink(fd: fd)
         let r = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
@@ -58,7 +60,7 @@ final class HandoverLink {
             if code == ENOENT || code == ECONNREFUSED { return nil }
             throw HandoverError.system("cannot connect to takeover socket \(path)", String(cString: strerror(code)))
         }
-        return HandoverLink(fd: fd)
+        return link
     }
 
     static func socketAddress(_ path: String) throws -> sockaddr_un {

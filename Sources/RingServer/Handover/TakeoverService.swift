@@ -28,6 +28,12 @@ final class TakeoverService: @unchecked Sendable {
     init(path: String) throws {
         self.path = path
         var address = try HandoverLink.socketAddress(path)
+        // What is there is replaced only if it is a socket (one left by a process now gone):
+        // a mistyped path must not cost someone a file.
+        var existing = stat()
+        if lstat(path, &existing) == 0 && (existing.st_mode & S_IFMT) != S_IFSOCK {
+            throw HandoverError.system("takeover socket \(path)", "a file that is not a socket is there")
+        }
         let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 { throw HandoverError.errno("takeover socket") }
         unlink(path)

@@ -6,6 +6,7 @@
 // it closes them. Here the sockets themselves move, and no queue is ever closed.
 
 import CLibUV
+import RingConfig
 import RingCore
 
 #if canImport(Glibc)
@@ -23,8 +24,13 @@ public final class Upgrade: @unchecked Sendable {
     /// Connects to `path`; the predecessor's sockets are then ListenerTable's, spread over
     /// `workers`. With nothing serving there, binds `path` at once (throwing if it cannot, so
     /// a misconfigured path fails the start rather than the next upgrade).
-    public init(path: String, workers: Int) throws {
+    public init(path: String, workers: Int, config: ProxyConfig) throws {
         self.path = path
+        for pool in config.pools {
+            if case let .unix(listen, _) = pool.listen, listen == path {
+                throw HandoverError.system("takeover socket \(path)", "pool \(pool.name) listens there; it needs a path of its own")
+            }
+        }
         guard let link = try HandoverLink.connect(path: path) else {
             service = try TakeoverService(path: path)
             logNotice("takeover socket \(path): no ringproxy serves there; listening for the next upgrade")

@@ -31,7 +31,7 @@ public final class ProxyServer {
     public func run(onListening: () -> Void) throws {
         signal(SIGPIPE, SIG_IGN)
         // Before any listener: a predecessor's sockets are taken instead of binding new ones.
-        let upgrade = try takeoverPath.map { try Upgrade(path: $0, workers: threads) }
+        let upgrade = try takeoverPath.map { try Upgrade(path: $0, workers: threads, config: config) }
         var addresses: [[sockaddr_storage]] = []
         for pool in config.pools {
             var list: [sockaddr_storage] = []

@@ -151,6 +151,15 @@ extension Worker {
     /// was accepted, with the session state it had there.
     func adoptHandedClients() {
         for (handed, fd) in handover.takeAdoptions() {
+            if handover.active {
+                // A successor took over meanwhile: the connection goes straight on to it.
+                let record = HandoverMessage.client(handed).encoded()
+                let sent = handover.link < 0 ? -1
+                    : record.withUnsafeBytes { rp_send_record(handover.link, $0.baseAddress, $0.count, fd, Int32(MSG_DONTWAIT)) }
+                if sent != record.count { logWarn("worker \(id): a client passed on to a process taken over is closed") }
+                close(fd)
+                continue
+            }
             guard let pool = pools.first(where: { address(of: $0) == handed.address }) else {
                 logWarn("worker \(id): a client of \(handed.address), which no pool listens on now, is closed")
                 close(fd)
