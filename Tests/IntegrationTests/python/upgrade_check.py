@@ -289,6 +289,8 @@ try:
         if proxy.poll() is not None:
             fail("round %d: the new process exited with %d" % (round_index, proxy.returncode))
             break
+        # Connections passed on in the old process's last moments are still being taken up.
+        wait_for(lambda: stats()["curr_connections"] >= RAW_TCP + RAW_UNIX + POOL_THREADS, 1.0)
         s = stats()
         if next_config is not None:
             kept, dropped = (added_port, gone_port) if changed else (gone_port, added_port)
