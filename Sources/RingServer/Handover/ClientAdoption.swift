@@ -42,9 +42,13 @@ final class ClientAdoption: @unchecked Sendable {
                     logWarn("takeover: pid \(pid) sent '\(message.name)' where a client belongs; ignored")
                     continue
                 }
-                workers[next % workers.count].adopt(client, descriptor: descriptor)
+                if workers[next % workers.count].adopt(client, descriptor: descriptor) {
+                    adopted += 1
+                } else {
+                    // This process is itself ending: the client reconnects to whatever serves.
+                    Glibc.close(descriptor)
+                }
                 next += 1
-                adopted += 1
             } catch HandoverError.timedOut {
                 continue  // the receive timed out: the predecessor is still draining
             } catch HandoverError.closed {

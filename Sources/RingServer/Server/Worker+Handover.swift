@@ -19,6 +19,8 @@ final class WorkerHandover: @unchecked Sendable {
     private var requested = false
     private var requestedLink: Int32 = -1
     private var adoptions: [(HandedClient, Int32)] = []
+    /// The worker's loop is ending: its wakeup may be gone, so nothing more is taken.
+    private var finished = false
     /// Draining for a successor (the worker's thread only, as is all below).
     var active = false
     /// Where idle clients go: the takeover link's socket; -1 when none (they close).
@@ -29,11 +31,14 @@ final class WorkerHandover: @unchecked Sendable {
 
     init() { pthread_mutex_init(&lock, nil) }
 
-    func request(link: Int32) {
+    /// `wake` runs under the lock, so it cannot meet the worker letting go of its wakeup.
+    func request(link: Int32, wake: () -> Void) {
         pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        guard !finished else { return }
         requested = true
         requestedLink = link
-        pthread_mutex_unlock(&lock)
+        wake()
     }
 
     /// Whether a handover was asked for since the last call (then `link` is set).
@@ -44,10 +49,24 @@ final class WorkerHandover: @unchecked Sendable {
         return requested
     }
 
-    func add(_ client: HandedClient, descriptor: Int32) {
+    /// False once the worker is ending (the caller keeps the descriptor).
+    func add(_ client: HandedClient, descriptor: Int32, wake: () -> Void) -> Bool {
         pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        guard !finished else { return false }
         adoptions.append((client, descriptor))
+        wake()
+        return true
+    }
+
+    /// The worker's loop ends: connections passed on and not yet served are closed.
+    func finish() {
+        pthread_mutex_lock(&lock)
+        finished = true
+        let left = adoptions
+        adoptions.removeAll()
         pthread_mutex_unlock(&lock)
+        for (_, fd) in left { close(fd) }
     }
 
     func takeAdoptions() -> [(HandedClient, Int32)] {

@@ -162,14 +162,13 @@ public final class Worker: FlushScheduler {
     /// client on to it over `link` (or close it, without a link) when it is idle (see
     /// Worker+Handover).
     public func requestHandover(link: Int32) {
-        handover.request(link: link)
-        wakeup?.send()
+        handover.request(link: link) { wakeup?.send() }
     }
 
-    /// Thread-safe: serve a client connection the predecessor passed on (see Worker+Handover).
-    func adopt(_ client: HandedClient, descriptor: Int32) {
-        handover.add(client, descriptor: descriptor)
-        wakeup?.send()
+    /// Thread-safe: serve a client connection the predecessor passed on (see Worker+Handover);
+    /// false once this worker is ending.
+    func adopt(_ client: HandedClient, descriptor: Int32) -> Bool {
+        handover.add(client, descriptor: descriptor) { wakeup?.send() }
     }
 
     private func onWakeup() {
@@ -216,6 +215,7 @@ public final class Worker: FlushScheduler {
     }
 
     func finish() {
+        handover.finish()
         flushAll()
         for c in Array(clients.values) { c.close() }
         clients.removeAll()
