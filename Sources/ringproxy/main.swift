@@ -61,6 +61,7 @@ if options.daemonize {
 }
 
 let server = ProxyServer(config: config, threads: threads, path: options.configPath, commandLine: commandLine)
+server.takeoverPath = options.takeoverSocket
 do {
     try server.run {
         if let pidPath = options.pidFile {
@@ -77,6 +78,12 @@ do {
     logError("\(error)")
     exit(1)
 }
-if let pidPath = options.pidFile { unlink(pidPath) }
+// After a binary upgrade the file names the successor: it is removed only while it names us.
+if let pidPath = options.pidFile, let f = fopen(pidPath, "r") {
+    var pid: Int32 = 0
+    let named = withUnsafeMutablePointer(to: &pid) { p in withVaList([p]) { vfscanf(f, "%d", $0) } }
+    fclose(f)
+    if named == 1 && pid == getpid() { unlink(pidPath) }
+}
 logNotice("stopped")
 exit(0)

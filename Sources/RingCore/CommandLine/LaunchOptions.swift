@@ -17,10 +17,15 @@ public struct LaunchOptions: Equatable, Sendable {
     public var showHelp = false
     public var showVersion = false
     public var describeStats = false
+    /// `--takeover-socket PATH`: the unix socket a successor takes the listeners over from.
+    public var takeoverSocket: String?
     /// One line each for stderr: options accepted for nutcracker's sake that do nothing here.
     public var notices: [String] = []
 
     public init() {}
+
+    /// A unix socket's path fits sockaddr_un's 108 bytes with its terminating zero.
+    public static let maxSocketPathBytes = 107
 
     /// Every option, in `usage` order. Long names after the first are aliases.
     static let table: [Option] = [
@@ -54,6 +59,13 @@ public struct LaunchOptions: Equatable, Sendable {
         Option("m", ["mbuf-size"], value: "BYTES", "accepted for nutcracker, ignored: buffers grow as requests need") {
             _ = try integer("-m", $1, 0...Int.max)
             $0.notices.append("-m (mbuf size) is ignored: ringproxy's buffers grow as requests need")
+        },
+        // Long only, like --diff: nutcracker has no binary upgrade.
+        Option(nil, ["takeover-socket"], value: "PATH", "serve upgrades at PATH; if a ringproxy serves there, take over from it") {
+            guard !$1.isEmpty, $1.utf8.count <= LaunchOptions.maxSocketPathBytes else {
+                throw LaunchOptionsError("--takeover-socket needs a path of 1 to \(LaunchOptions.maxSocketPathBytes) bytes")
+            }
+            $0.takeoverSocket = $1
         },
         Option("V", ["version"], "print the version and exit") { o, _ in o.showVersion = true },
         Option("h", ["help"], "print this help and exit") { o, _ in o.showHelp = true },

@@ -26,6 +26,8 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
     let startedAt: Int
     private var listener: Listener?
     private var stopper: LoopAsync?
+    /// Closes the listener only (a successor serves on the socket: see Handover/).
+    private var releaser: LoopAsync?
     private var thread = pthread_t()
     private var sessions: [ObjectIdentifier: AdminSession] = [:]
 
@@ -36,13 +38,21 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
         self.board = board
         view = board.view()
         startedAt = Int(time(nil))
-        listener = try Listener(loop: loop, host: host, port: port, backlog: 64, scheduler: self) { [unowned self] s in
+        // A binary upgrade's predecessor hands its admin socket over with the others.
+        let inherited = ListenerTable.shared.claim(role: .admin, host: host, port: port, worker: 0)
+        listener = try Listener(loop: loop, host: host, port: port, backlog: 64, scheduler: self, role: .admin,
+                                inherited: inherited.first) { [unowned self] s in
             let session = AdminSession(server: self, stream: s)
             self.sessions[ObjectIdentifier(session)] = session
             s.handler = session
             s.startReading()
         }
+        releaser = LoopAsync(loop) { [unowned self] in
+            self.listener?.close()
+            self.listener = nil
+        }
         stopper = LoopAsync(loop) { [unowned self] in
+            self.releaser?.close()
             self.listener?.close()
             for s in self.sessions.values { s.stream.close() }
             self.sessions.removeAll()
@@ -53,6 +63,9 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
     public func start() {
         thread = loop.runOnNewThread(owner: self)
     }
+
+    /// Thread-safe: stops accepting; the sessions open now are still answered.
+    public func stopAccepting() { releaser?.send() }
 
     public func stop() {
         stopper?.send()

@@ -73,16 +73,21 @@ final class PoolRuntime {
     }
 
     /// TCP listeners exist in every worker (SO_REUSEPORT); a unix socket only in the
-    /// first, since a path can be bound once.
+    /// first, since a path can be bound once. Sockets inherited in a binary upgrade are
+    /// listened on instead of new ones (a worker may take several: see inheritedShare).
     func listen(primary: Bool) throws {
         switch config.listen {
         case let .tcp(host, port):
-            listeners.append(try Listener(loop: worker.loop, host: host, port: port, backlog: config.backlog,
-                                          scheduler: worker) { [unowned self] s in self.worker.accept(s, pool: self) })
+            let inherited = ListenerTable.shared.claim(role: .pool, host: host, port: port, worker: worker.id)
+            for fd in inherited.isEmpty ? [nil] : inherited.map(Optional.some) {
+                listeners.append(try Listener(loop: worker.loop, host: host, port: port, backlog: config.backlog, scheduler: worker,
+                                              inherited: fd) { [unowned self] s in self.worker.accept(s, pool: self) })
+            }
         case let .unix(path, mode):
             guard primary else { return }
-            listeners.append(try Listener(loop: worker.loop, path: path, mode: mode, backlog: config.backlog,
-                                          scheduler: worker) { [unowned self] s in self.worker.accept(s, pool: self) })
+            let inherited = ListenerTable.shared.claimOne(role: .pool, address: path)
+            listeners.append(try Listener(loop: worker.loop, path: path, mode: mode, backlog: config.backlog, scheduler: worker,
+                                          inherited: inherited) { [unowned self] s in self.worker.accept(s, pool: self) })
         }
     }
 

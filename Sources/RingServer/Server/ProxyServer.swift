@@ -21,6 +21,8 @@ public final class ProxyServer {
     private var checker: HealthChecker?
     private var checkerLock = pthread_mutex_t()
     private var reloader: Reloader?
+    /// --takeover-socket: where a binary upgrade takes over from this process (Handover/).
+    public var takeoverPath: String?
 
     public init(config: ProxyConfig, threads: Int, path: String, commandLine: @escaping @Sendable (inout ProxyConfig) -> Void) {
         self.config = config
@@ -37,6 +39,8 @@ public final class ProxyServer {
     /// until shut down.
     public func run(onListening: () -> Void) throws {
         signal(SIGPIPE, SIG_IGN)
+        // Before any listener: a predecessor's sockets are taken instead of binding new ones.
+        let upgrade = try takeoverPath.map { try Upgrade(path: $0, workers: threads, config: config) }
         let addresses: [[sockaddr_storage]]
         switch Reloader.resolve(config) {
         case let .success(a): addresses = a
@@ -73,16 +77,25 @@ public final class ProxyServer {
                 for w in self.workers { w.requestShutdown() }
                 for s in self.signals { s.close() }
             }
+            // Alone it must not keep the loop running: after a binary upgrade the workers
+            // drain and end without any signal.
+            s.unref()
             signals.append(s)
         }
         // SIGHUP reloads on a thread of its own: the reload waits for every worker,
         // this one included, to apply it.
-        signals.append(LoopSignal(primary.loop, signal: SIGHUP) { _ in
+        let hup = LoopSignal(primary.loop, signal: SIGHUP) { _ in
             logNotice("signal SIGHUP: reloading \(reloader.path)")
             pthread_detach(startThread { _ = reloader.reload() })
-        })
+        }
+        hup.unref()
+        signals.append(hup)
         for pool in config.pools {
             logNotice("pool \(pool.name) listening on \(pool.listen) with \(pool.servers.count) servers (\(pool.distribution.rawValue), \(pool.hash.rawValue)), \(threads) worker(s)")
+        }
+        upgrade?.serving(workers: workers) { [workers, admin] _, link in
+            for w in workers { w.requestHandover(link: link) }
+            admin?.stopAccepting()
         }
         onListening()
         startChecker(config, board: board)
@@ -92,6 +105,7 @@ public final class ProxyServer {
         for t in threadsStarted { pthread_join(t, nil) }
         stopChecker()
         admin?.stop()
+        upgrade?.stop()
     }
 
     private func startChecker(_ config: ProxyConfig, board: HealthBoard) {

@@ -108,8 +108,10 @@ public final class Worker: FlushScheduler {
     private var pendingReload: ReloadPlan?
     private var shutdownRequested = false  // set from any thread, read under the async wakeup
     private var shutdownLock = pthread_mutex_t()
-    private var draining = false
-    private var drainDeadline: UInt64 = 0
+    var draining = false
+    var drainDeadline: UInt64 = 0
+    /// A binary upgrade's successor took over (see Worker+Handover).
+    let handover = WorkerHandover()
 
     /// Builds the pools and binds their listeners; throws before anything is served (the
     /// process then exits). Workers are made in id order (each registers its counters).
@@ -160,12 +162,27 @@ public final class Worker: FlushScheduler {
         wakeup?.send()
     }
 
+    /// Thread-safe: a successor serves on this process's sockets; stop accepting and pass each
+    /// client on to it over `link` (or close it, without a link) when it is idle (see
+    /// Worker+Handover).
+    public func requestHandover(link: Int32) {
+        handover.request(link: link) { wakeup?.send() }
+    }
+
+    /// Thread-safe: serve a client connection the predecessor passed on (see Worker+Handover);
+    /// false once this worker is ending.
+    func adopt(_ client: HandedClient, descriptor: Int32) -> Bool {
+        handover.add(client, descriptor: descriptor) { wakeup?.send() }
+    }
+
     private func onWakeup() {
         pthread_mutex_lock(&shutdownLock)
         let stop = shutdownRequested
         let reload = pendingReload
         pendingReload = nil
         pthread_mutex_unlock(&shutdownLock)
+        if handover.takeRequest() && !draining { beginHandover() }
+        adoptHandedClients()
         if stop && !draining { beginDrain() }
         if let plan = reload {
             if draining { plan.workerApplied() } else { apply(plan) }
@@ -214,13 +231,16 @@ public final class Worker: FlushScheduler {
         if !retiredPools.isEmpty || pools.contains(where: { !$0.retiredServers.isEmpty }) { sweepRetired(now: now) }
         scanIdleClients(now: now)
         if pauseActive || !heldClients.isEmpty { expirePause() }
-        if draining {
+        if handover.active {
+            drainForHandover(now: now)
+        } else if draining {
             let busy = clients.values.contains { $0.hasOutstandingReplies }
             if !busy || now >= drainDeadline { finish() }
         }
     }
 
-    private func finish() {
+    func finish() {
+        handover.finish()
         flushAll()
         for c in Array(clients.values) { c.close() }
         clients.removeAll()
@@ -301,7 +321,9 @@ public final class Worker: FlushScheduler {
         if monitorsActive { postMonitorLines() }
         while !flushList.isEmpty || !resumeList.isEmpty {
             swap(&flushing, &flushList)
-            for s in flushing { s.flush() }
+            for s in flushing {
+                if handover.active { flushClosingIfAnswered(s) } else { s.flush() }
+            }
             flushing.removeAll(keepingCapacity: true)
             if !resumeList.isEmpty {
                 swap(&resuming, &resumeList)
