@@ -93,6 +93,9 @@ public struct PoolConfig: Sendable, Equatable {
     public var answerDownAsMiss = false
     /// `sentinels` and their settings: the servers' addresses follow Sentinel's failovers.
     public var sentinel = SentinelSettings()
+    /// `dns_refresh_interval`: ms between re-resolutions of servers given by host name (a
+    /// "primary endpoint" moved to a promoted node); 0: resolved once, at start.
+    public var dnsRefreshMs = 5000
     /// Servers in nutcracker order (shorter ring identity first, then bytewise).
     public var servers: [ServerSpec] = []
 

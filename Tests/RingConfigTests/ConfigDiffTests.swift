@@ -192,6 +192,7 @@ final class ConfigDiffTests: XCTestCase {
               client_user: app
               client_idle_timeout: 3
               deny_commands: ["config|set", keys]
+              dns_refresh_interval: 0
 
             """).replacingOccurrences(of: "listen: 127.0.0.1:22121", with: "listen: /tmp/p.sock 0640"))
         let plain = try config(pool(servers: three))

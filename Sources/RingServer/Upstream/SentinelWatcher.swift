@@ -175,6 +175,7 @@ final class SentinelWatcher {
 
     private func switchServer(_ server: Int, _ change: SentinelSwitch) {
         guard case let .success(resolved) = resolveAddress(host: change.to.host, port: change.to.port) else { return }
+        checker.dns?.sentinelTookOver(pool: poolIndex, server: server)
         checker.board.switchAddress(resolved, pool: poolIndex, server: server, change: change)
         checker.addressSwitched(pool: poolIndex, server: server)
     }

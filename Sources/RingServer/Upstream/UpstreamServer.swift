@@ -14,6 +14,10 @@ final class UpstreamServer {
     let index: Int
     /// Resolved at startup; zeroed for unix sockets.
     let address: sockaddr_storage
+    /// Sentinel or DNS may move the server's address: a READONLY reply (a demoted master)
+    /// retires the connection and has the checker look again, and written reads are kept
+    /// to be re-sent once after a move.
+    let followsAddress: Bool
     /// Both protocol versions' connections to the pool's redis_db in one list: RESP2's in
     /// the first `perVersion` slots, RESP3's in the next (see `slot`). Nearly every client
     /// stays in that database, so its connections are found without a lookup.
@@ -61,6 +65,11 @@ final class UpstreamServer {
         startDatabase = pool.config.redisDB
         connections = Array(repeating: nil, count: 2 * perVersion)
         let sentinel = pool.config.sentinel
+        if case let .tcp(host, _) = spec.address, pool.config.dnsRefreshMs > 0, !isNumericHost(host) {
+            followsAddress = true
+        } else {
+            followsAddress = sentinel.isEnabled
+        }
         hold = FailoverHold(limitMs: sentinel.sentinels.isEmpty ? 0 : sentinel.failoverHoldMs)
     }
 
@@ -254,8 +263,9 @@ final class UpstreamServer {
         consecutiveRequestFailures += 1
         // A Sentinel-managed master that closes or refuses connections may have been
         // demoted (Sentinel kills the old master's clients when it reconfigures it) or
-        // killed: the sentinels are asked at once rather than at the next poll.
-        if failure.marksServerDown && !pool.config.sentinel.sentinels.isEmpty { pool.board?.requestSentinelPoll() }
+        // killed: the sentinels are asked at once rather than at the next poll. A host name
+        // is resolved again at once for the same reason.
+        if failure.marksServerDown && followsAddress { pool.board?.requestSentinelPoll() }
         if failure.marksServerDown || consecutiveRequestFailures >= pool.config.serverFailureLimit {
             reportDown(failure)
         }
