@@ -90,6 +90,9 @@ final class DNSEndpointTests: XCTestCase {
         XCTAssertEqual(try client.command("SET", "dns:before", "a").text, "+OK\r\n")
         XCTAssertEqual(cli("127.0.0.1", "GET", "dns:before"), "a", "the name points at A first")
         XCTAssertTrue(admin(adminPort, "/stats").contains("\"address\":\"127.0.0.1:\(port)\""), admin(adminPort, "/stats"))
+        let infoBefore = try client.command("INFO", "ringproxy").text
+        XCTAssertTrue(infoBefore.contains("upstream_primary:address=127.0.0.1:\(port),role=master,failovers=0,state=up"), infoBefore)
+        XCTAssertFalse(infoBefore.contains("sentinel0:"), "no sentinels, no sentinel lines")
 
         try point(to: "127.0.0.2")
         if demoteOldServer { XCTAssertEqual(cli("127.0.0.1", "REPLICAOF", "127.0.0.2", "\(port)"), "OK") }
@@ -122,8 +125,25 @@ final class DNSEndpointTests: XCTestCase {
 
         let stats = admin(adminPort, "/stats")
         XCTAssertTrue(stats.contains("\"address\":\"127.0.0.2:\(port)\""), stats)
-        XCTAssertTrue(stats.contains("\"failovers\":1"), stats)
+        XCTAssertTrue(stats.contains("\"failovers\":1,\"role\":\"master\""), stats)
+        let info = try client.command("INFO", "ringproxy").text
+        XCTAssertTrue(info.contains("upstream_primary:address=127.0.0.2:\(port),role=master,failovers=1,"), info)
+        let metrics = admin(adminPort, "/metrics")
+        XCTAssertTrue(metrics.contains("ringproxy_upstream_address_info{pool=\"endpoint\",upstream=\"primary\",address=\"127.0.0.2:\(port)\",role=\"master\"} 1"), metrics)
+        XCTAssertTrue(metrics.contains("ringproxy_upstream_failovers_total{pool=\"endpoint\",upstream=\"primary\"} 1"), metrics)
+        if !demoteOldServer { try checkStatusPage(adminPort: adminPort) }
         XCTAssertTrue(proxy.log.contains("upstream primary 127.0.0.1:\(port) -> 127.0.0.2:\(port): DNS re-resolved (\(name))"), proxy.log)
+    }
+
+    /// The status page in headless chromium (when installed) shows the move: role and one
+    /// failover in the row of the moved server.
+    func checkStatusPage(adminPort: Int) throws {
+        guard let chromium = Harness.which("chromium") ?? Harness.which("chromium-browser") else { return }
+        let r = Harness.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(Harness.tempDir())",
+                                       "--virtual-time-budget=3000", "--dump-dom", "http://127.0.0.1:\(adminPort)/"], timeout: 90)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("data-upstream=\"primary\""), String(r.stdout.prefix(2000)))
+        XCTAssertTrue(r.stdout.contains("<td class=\"role\">master</td><td class=\"failovers\">1</td>"), String(r.stdout.prefix(3000)))
     }
 
     func admin(_ port: Int, _ path: String) -> String {

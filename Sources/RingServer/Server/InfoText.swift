@@ -69,14 +69,21 @@ extension Worker {
         var own = [f("pool", pool.config.name), f("worker_threads", String(all.count)),
                    f("local_replies", String(poolSum(.requestsAnsweredLocally))),
                    f("forward_error", String(poolSum(.forwardError))), f("fragments", String(poolSum(.fragments)))]
+        // Where each server is now (Sentinel or DNS may have moved it), and the sentinels.
+        let moved = healthBoard?.addressSnapshot()
         for (i, server) in pool.config.servers.enumerated() {
             let up = healthBoard?.tracker(pool: p, server: i).isUp ?? true
             let errors = serverSum(i, .serverErr) + serverSum(i, .serverEOF) + serverSum(i, .serverTimedout)
-            own.append(f("upstream_\(server.displayName)", "address=\(server.addressText),state=\(up ? "up" : "down"),"
+            let placement = UpstreamPlacement(address: moved?.texts[p][i] ?? server.addressText, role: "master",
+                                              failovers: moved?.switches[p][i] ?? 0)
+            own.append(f("upstream_\(server.displayName)", "\(placement.infoText),state=\(up ? "up" : "down"),"
                 + "requests=\(serverSum(i, .requests)),responses=\(serverSum(i, .responses)),errors=\(errors),"
                 + "in_queue=\(serverSum(i, .inQueue)),leased_connections=\(serverSum(i, .leasesInUse)),"
                 + "blocked_clients=\(serverSum(i, .blockedClients)),transactions=\(serverSum(i, .transactions)),"
                 + "transactions_aborted=\(serverSum(i, .transactionsAborted)),noscript_reloads=\(serverSum(i, .scriptReloads))"))
+        }
+        if let states = healthBoard?.sentinelStates()[p], !states.isEmpty {
+            own += SentinelInfo.fields(pool.config.sentinel.sentinels.enumerated().map { ("\($1.host):\($1.port)", states[$0]) })
         }
         sections.append(InfoSection(InfoQuery.proxySection, own))
         return sections
