@@ -209,6 +209,7 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
                 }
             }
         }
+        out += replicaMetrics()
         return out
     }
 
@@ -258,6 +259,7 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
                 serverFields.append("\"address\":\(Self.jsonString(addresses.texts[p][s]))")
                 serverFields.append("\"failovers\":\(addresses.switches[p][s])")
                 serverFields.append("\"role\":\"master\"")
+                if let replicas = replicasJSON(pool: p, server: s) { serverFields.append(replicas) }
                 let prefixes = pool.keyRoutes.filter { $0.server == s }.map(\.prefix).joined(separator: ",")
                 serverFields.append("\"routed_prefixes\":\(Self.jsonString(prefixes))")
                 let h = upstreamLatency(pool: p, server: s)

@@ -169,7 +169,8 @@ public final class WorkerStats: @unchecked Sendable {
     let commandCount: Int
     let serverOffsets: [Int]
     let count: Int
-    /// Where each pool's block starts; a block is the pool stats, then each server's.
+    /// Where each pool's block starts; a block is the pool stats, then each server's, then
+    /// each replica's.
     let poolOffsets: [Int]
 
     init(config: ProxyConfig, commandCount: Int) {
@@ -177,7 +178,8 @@ public final class WorkerStats: @unchecked Sendable {
         var n = 0
         for pool in config.pools {
             offsets.append(n)
-            n += PoolStat.allCases.count + pool.servers.count * ServerStat.allCases.count
+            // A replica read_from reads from counts as one more server, after the servers.
+            n += PoolStat.allCases.count + (pool.servers.count + pool.replicas.count) * ServerStat.allCases.count
         }
         poolOffsets = offsets
         count = n
@@ -185,7 +187,7 @@ public final class WorkerStats: @unchecked Sendable {
         values.initialize(repeating: 0, count: max(n, 1))
         var so: [Int] = []
         var servers = 0
-        for pool in config.pools { so.append(servers); servers += pool.servers.count }
+        for pool in config.pools { so.append(servers); servers += pool.servers.count + pool.replicas.count }
         serverOffsets = so
         upstreamLatency = .allocate(capacity: max(servers, 1) * Latency.slots)
         upstreamLatency.initialize(repeating: 0, count: max(servers, 1) * Latency.slots)

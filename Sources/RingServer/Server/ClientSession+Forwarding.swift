@@ -17,6 +17,8 @@ extension ClientSession {
             forward(request, on: held, command: command)
             return
         }
+        // read_from: one predictable branch for servers without replicas.
+        if server.hasReplicas && sendToReplica(request, of: server, miss: miss, command: command) { return }
         guard let connection = server.isDown ? nil : server.connection(for: state.version, database: state.database) else {
             if mayPark(on: server) { park(on: server) } else { answerUnreachable(server, miss: miss, argumentCount: request.count) }
             return

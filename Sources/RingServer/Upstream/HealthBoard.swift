@@ -33,12 +33,15 @@ public final class HealthBoard: @unchecked Sendable {
     private var switches: [[UInt64]]
     /// Whether each pool's sentinels answered their last poll (written by the checker).
     private var sentinelUp: [[Bool]]
+    /// The replicas read_from reads from, and whether each is usable.
+    public let replicas: ReplicaBoard
     /// Wakes the checker thread to poll the sentinels and re-resolve host names now (a
     /// worker saw READONLY or a refused connection).
     private var sentinelPollWaker: LoopAsync?
 
     public init(config: ProxyConfig) {
         pthread_mutex_init(&lock, nil)
+        replicas = ReplicaBoard(config: config)
         servers = config.pools.map(\.servers)
         addressTexts = config.pools.map { $0.servers.map(\.addressText) }
         switches = config.pools.map { $0.servers.map { _ in 0 } }

@@ -17,6 +17,8 @@ public final class HealthChecker: FlushScheduler {
     private var watchers: [SentinelWatcher] = []
     /// Re-resolves servers given by host name (nil: none to follow).
     private(set) var dns: DNSRefresher?
+    /// Checks the replicas read_from reads from (nil: none).
+    private var replicaProber: ReplicaProber?
     private var timers: [LoopTimer] = []
     private var stopper: LoopAsync?
     private var pollWaker: LoopAsync?
@@ -39,6 +41,7 @@ public final class HealthChecker: FlushScheduler {
         }
         for w in watchers { w.start() }
         dns = DNSRefresher(checker: self, config: config)
+        replicaProber = ReplicaProber(checker: self, config: config)
         if !watchers.isEmpty || dns != nil {
             let waker = LoopAsync(loop) { [unowned self] in
                 for w in self.watchers { w.pollRequested() }
@@ -50,7 +53,7 @@ public final class HealthChecker: FlushScheduler {
         stopper = LoopAsync(loop) { [unowned self] in self.shutDown() }
     }
 
-    public var isEnabled: Bool { !probes.isEmpty || !watchers.isEmpty || dns != nil }
+    public var isEnabled: Bool { !probes.isEmpty || !watchers.isEmpty || dns != nil || replicaProber != nil }
 
     /// A server moved to a new address: its probe's connection to the old one is dropped, so
     /// the next check (and nothing older) speaks for the new master.
@@ -77,6 +80,7 @@ public final class HealthChecker: FlushScheduler {
         for p in probes { p.close() }
         for w in watchers { w.close() }
         dns?.close()
+        replicaProber?.close()
         board.setSentinelPollWaker(nil)
         pollWaker?.close()
         pollWaker = nil

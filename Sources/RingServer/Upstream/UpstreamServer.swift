@@ -18,6 +18,16 @@ final class UpstreamServer {
     /// retires the connection and has the checker look again, and written reads are kept
     /// to be re-sent once after a move.
     let followsAddress: Bool
+    /// For a replica read_from reads from: its slot in the pool's `replicas` (its stats
+    /// index is the pool's server count plus this). nil for the pool's servers.
+    let replicaSlot: Int?
+    /// A server's replicas (see UpstreamServer+Replicas.swift), and the rotation of reads
+    /// over the usable ones; empty unless read_from sends reads to replicas.
+    var replicas: [UpstreamServer] = []
+    var rotation = ReplicaRotation(count: 0)
+    /// The one test the request path makes for replicas: false unless this server has some.
+    private(set) var hasReplicas = false
+    var replicaGeneration: UInt64 = 0
     /// Both protocol versions' connections to the pool's redis_db in one list: RESP2's in
     /// the first `perVersion` slots, RESP3's in the next (see `slot`). Nearly every client
     /// stays in that database, so its connections are found without a lookup.
@@ -55,8 +65,9 @@ final class UpstreamServer {
     private var parked: [ClientSession] = []
     private var releaseDue = false
 
-    init(worker: Worker, pool: PoolRuntime, spec: ServerSpec, index: Int, address: sockaddr_storage) {
+    init(worker: Worker, pool: PoolRuntime, spec: ServerSpec, index: Int, address: sockaddr_storage, replicaSlot: Int? = nil) {
         self.worker = worker
+        self.replicaSlot = replicaSlot
         self.pool = pool
         self.spec = spec
         self.index = index
@@ -65,12 +76,20 @@ final class UpstreamServer {
         startDatabase = pool.config.redisDB
         connections = Array(repeating: nil, count: 2 * perVersion)
         let sentinel = pool.config.sentinel
-        if case let .tcp(host, _) = spec.address, pool.config.dnsRefreshMs > 0, !isNumericHost(host) {
+        if replicaSlot != nil {
+            // A replica is read from only while the checker finds it usable; it never moves.
+            followsAddress = false
+        } else if case let .tcp(host, _) = spec.address, pool.config.dnsRefreshMs > 0, !isNumericHost(host) {
             followsAddress = true
         } else {
             followsAddress = sentinel.isEnabled
         }
-        hold = FailoverHold(limitMs: sentinel.sentinels.isEmpty ? 0 : sentinel.failoverHoldMs)
+        hold = FailoverHold(limitMs: sentinel.sentinels.isEmpty || replicaSlot != nil ? 0 : sentinel.failoverHoldMs)
+        if replicaSlot == nil {
+            replicas = makeReplicas()
+            rotation = ReplicaRotation(count: replicas.count)
+            hasReplicas = !replicas.isEmpty
+        }
     }
 
     /// "NAME ADDRESS", as log lines name the server.
@@ -128,7 +147,8 @@ final class UpstreamServer {
             stream.connect(toPath: path)
             return true
         case .tcp:
-            var target = pool.board?.address(pool: pool.index, server: index) ?? address
+            var target = replicaSlot.flatMap { pool.board?.replicas.address(pool: pool.index, replica: $0) }
+                ?? pool.board?.address(pool: pool.index, server: index) ?? address
             let r = withUnsafePointer(to: &target) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { stream.connect(to: $0) }
             }
@@ -218,7 +238,8 @@ final class UpstreamServer {
     /// Only checks can bring a server back, so without health checks (interval 0) a
     /// failure is not reported: the connect back-off alone paces the retries.
     private func reportDown(_ failure: UpstreamFailure) {
-        guard pool.config.health.intervalMs > 0 else { return }
+        // A replica's usability is the checker's (ROLE, link, lag), not the health board's.
+        guard pool.config.health.intervalMs > 0, replicaSlot == nil else { return }
         pool.board?.passiveFailure(pool: pool.index, server: index, why: failure.description, switches: addressSwitches)
     }
 
@@ -310,6 +331,7 @@ final class UpstreamServer {
             if let l = limit, now >= oldest + l { late.append(conn) }
         }
         for conn in late { conn.fail(.timedOut(ms: Int(timeoutMs))) }
+        if hasReplicas { tickReplicas(now: now, timeoutMs: timeoutMs) }
     }
 
     /// Stores this worker's queue gauges for the server (see `ServerStat.isGauge`).
@@ -326,9 +348,11 @@ final class UpstreamServer {
         stats.set(pool: pool.index, server: index, .inQueueBytes, UInt64(total.inBytes))
         stats.set(pool: pool.index, server: index, .outQueue, UInt64(total.outQueue))
         stats.set(pool: pool.index, server: index, .outQueueBytes, UInt64(total.outBytes))
+        for r in replicas { r.sampleQueues() }
     }
 
     func closeAll() {
         forEachConnection { $0.stream.close() }
+        for r in replicas { r.closeAll() }
     }
 }

@@ -1,0 +1,69 @@
+// A server's replicas as one worker reads from them (read_from): each is an UpstreamServer of
+// its own (connections, back-off, stats under the index after the pool's servers), made with
+// its master, and read from only while the checker finds it usable (see ReplicaBoard).
+
+import CLibUV
+import RingConfig
+import RingCore
+
+extension UpstreamServer {
+    /// The `replicas` the pool lists for this server, when read_from reads from them.
+    func makeReplicas() -> [UpstreamServer] {
+        guard pool.config.readFrom != .master else { return [] }
+        var list: [UpstreamServer] = []
+        for (slot, r) in pool.config.replicas.enumerated() where r.server == index {
+            let name = "\(spec.displayName)-replica\(list.count + 1)"
+            let replicaSpec = ServerSpec(address: .tcp(host: r.address.host, port: r.address.port), weight: 1, name: name)
+            list.append(UpstreamServer(worker: worker, pool: pool, spec: replicaSpec, index: pool.config.servers.count + slot,
+                                       address: sockaddr_storage(), replicaSlot: slot))
+        }
+        return list
+    }
+
+    /// Every tick: the checker's news (a replica became usable or not) reaches the rotation,
+    /// and the replicas' late requests expire as the server's own do.
+    func tickReplicas(now: UInt64, timeoutMs: UInt64) {
+        if let board = pool.board?.replicas {
+            let generation = board.generation
+            if generation != replicaGeneration {
+                replicaGeneration = generation
+                let usable = board.states().usable[pool.index]
+                rotation.setUsable(replicas.map { usable[$0.replicaSlot ?? 0] })
+            }
+        }
+        for r in replicas { r.expireRequests(now: now, timeoutMs: timeoutMs) }
+    }
+}
+
+extension ClientSession {
+    /// read_from: a read the replicas may answer goes to the next usable replica of
+    /// `server`. True when the request was sent or answered here; false when it goes to
+    /// the master (not a read, inside WATCH/MULTI, none usable with prefer_replica).
+    func sendToReplica(_ request: RequestView, of server: UpstreamServer, miss: MissReply, command: Int) -> Bool {
+        let commands = worker.commands.commands
+        guard lease == nil, !state.inTransactionMode, command >= 0, command < commands.count,
+              ReplicaReads.mayGoToReplica(commands[command].spec.flags) else { return false }
+        let mode = pool.config.readFrom
+        switch server.rotation.target(mode, isRead: true) {
+        case .master:
+            return false
+        case .noReplica:
+            worker.stats.add(pool: pool.index, .forwardError)
+            let message = server.spec.upstreamError(.unavailable, "no usable replica (read_from: replica)")
+            reply { $0.appendError(message) }
+            return true
+        case let .replica(i):
+            let replica = server.replicas[i]
+            guard let connection = replica.connection(for: state.version, database: state.database) else {
+                if mode == .preferReplica { return false }
+                answerUnreachable(replica, miss: miss, argumentCount: request.count)
+                return true
+            }
+            let offset = append(request, to: connection)
+            let sequence = order.reserve()
+            connection.expectReply(client: self, sequence: sequence, part: 0, now: worker.loop.nowMs, offset: offset,
+                                   command: command, miss: miss, argumentCount: request.count)
+            return true
+        }
+    }
+}
