@@ -84,3 +84,24 @@ extension PoolKey {
         return "{" + entries.joined(separator: ", ") + "}"
     }
 }
+
+extension PoolConfig {
+    /// Replica slots per server that a pool with sentinels fills from `SENTINEL REPLICAS`:
+    /// each slot is a connection per worker and a check per interval, and a group rarely
+    /// has more than a few replicas (further ones are not read from).
+    public static let sentinelReplicaSlots = 4
+
+    /// Every replica slot read_from may read from, in stats order: the listed `replicas`,
+    /// then, in a pool with sentinels, `sentinelReplicaSlots` per server for the replicas
+    /// Sentinel names (an empty host until it names one). Empty with read_from: master.
+    public var replicaSlots: [ReplicaSpec] {
+        guard readFrom != .master else { return [] }
+        var slots = replicas
+        if sentinel.isEnabled {
+            for s in servers.indices {
+                for _ in 0..<PoolConfig.sentinelReplicaSlots { slots.append(ReplicaSpec(server: s, address: HostPort(host: "", port: 0))) }
+            }
+        }
+        return slots
+    }
+}

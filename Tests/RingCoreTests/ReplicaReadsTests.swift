@@ -64,3 +64,22 @@ final class ReplicaReadsTests: XCTestCase {
         XCTAssertNil(ReplicaCheck.lagSeconds(masterInfo: masterInfo(lag: 3), replica: HostPort(host: "127.0.0.1", port: 7005)))
     }
 }
+
+final class SentinelReplicasTests: XCTestCase {
+    func entry(_ ip: String, _ port: Int, _ flags: String) -> RESPValue {
+        let pairs = ["name", "\(ip):\(port)", "ip", ip, "port", "\(port)", "flags", flags, "master-link-status", "ok"]
+        return .array(pairs.map { .bulk(Array($0.utf8)) })
+    }
+
+    func testOnlyHealthyReplicasAreKept() {
+        let reply = RESPValue.array([entry("10.0.0.12", 6379, "slave"), entry("10.0.0.13", 6379, "s_down,slave,disconnected"),
+                                     entry("10.0.0.14", 6379, "slave,o_down"), entry("10.0.0.15", 6380, "slave")])
+        XCTAssertEqual(SentinelReplicas.healthy(reply), [HostPort(host: "10.0.0.12", port: 6379), HostPort(host: "10.0.0.15", port: 6380)])
+    }
+
+    func testErrorsAndOddShapesGiveNone() {
+        XCTAssertEqual(SentinelReplicas.healthy(.error(Array("ERR No such master with that name".utf8))), [])
+        XCTAssertEqual(SentinelReplicas.healthy(.array([.bulk(Array("ip".utf8))])), [])
+        XCTAssertEqual(SentinelReplicas.healthy(.array([])), [])
+    }
+}

@@ -122,3 +122,23 @@ public enum ReplicaCheck {
         return nil
     }
 }
+
+public enum SentinelReplicas {
+    /// The flags that say Sentinel does not vouch for a replica now.
+    static let unhealthyFlags: Set<Substring> = ["s_down", "o_down", "disconnected"]
+
+    /// The replicas in a SENTINEL REPLICAS reply that Sentinel considers healthy (none of
+    /// s_down, o_down, disconnected in their flags), in the reply's order; [] for an error
+    /// or anything else.
+    public static func healthy(_ reply: RESPValue) -> [HostPort] {
+        guard case let .array(entries) = reply else { return [] }
+        var out: [HostPort] = []
+        for entry in entries {
+            guard let f = entry.fields, let ip = f["ip"], let port = f["port"].flatMap({ Int($0) }), port > 0 else { continue }
+            let flags = (f["flags"] ?? "").split(separator: ",")
+            if flags.contains(where: { unhealthyFlags.contains($0) }) { continue }
+            out.append(HostPort(host: ip, port: port))
+        }
+        return out
+    }
+}

@@ -12,12 +12,12 @@ extension AdminServer {
     /// `"replicas":{"host:port":{...}}` for server `s` of pool `p`; nil when it has none.
     func replicasJSON(pool p: Int, server s: Int) -> String? {
         let board = self.board.replicas
-        let specs = board.specs[p]
-        guard specs.contains(where: { $0.server == s }) else { return nil }
+        let specs = board.slots()[p]
+        guard specs.contains(where: { $0.server == s && !$0.address.host.isEmpty }) else { return nil }
         let states = board.states()
         let servers = config.pools[p].servers.count
         var entries: [String] = []
-        for (slot, spec) in specs.enumerated() where spec.server == s {
+        for (slot, spec) in specs.enumerated() where spec.server == s && !spec.address.host.isEmpty {
             var fields = ["\"role\":\"replica\"", "\"usable\":\(states.usable[p][slot])",
                           "\"reason\":\(Self.jsonString(states.reasons[p][slot]))"]
             fields += Self.replicaStats.map { "\"\($0.name)\":\(Int64(bitPattern: sum(pool: p, server: servers + slot, $0)))" }
@@ -33,8 +33,8 @@ extension AdminServer {
         let states = board.states()
         var out = ""
         func each(_ body: (Int, Int, ReplicaSpec, String) -> String) {
-            for (p, specs) in board.specs.enumerated() {
-                for (slot, spec) in specs.enumerated() {
+            for (p, specs) in board.slots().enumerated() {
+                for (slot, spec) in specs.enumerated() where !spec.address.host.isEmpty {
                     let labels = Self.labels(["pool": config.pools[p].name, "upstream": config.pools[p].servers[spec.server].displayName,
                                               "replica": "\(spec.address.host):\(spec.address.port)"])
                     out += body(p, slot, spec, labels)

@@ -179,7 +179,7 @@ public final class WorkerStats: @unchecked Sendable {
         for pool in config.pools {
             offsets.append(n)
             // A replica read_from reads from counts as one more server, after the servers.
-            n += PoolStat.allCases.count + (pool.servers.count + pool.replicas.count) * ServerStat.allCases.count
+            n += PoolStat.allCases.count + (pool.servers.count + pool.replicaSlots.count) * ServerStat.allCases.count
         }
         poolOffsets = offsets
         count = n
@@ -187,7 +187,7 @@ public final class WorkerStats: @unchecked Sendable {
         values.initialize(repeating: 0, count: max(n, 1))
         var so: [Int] = []
         var servers = 0
-        for pool in config.pools { so.append(servers); servers += pool.servers.count + pool.replicas.count }
+        for pool in config.pools { so.append(servers); servers += pool.servers.count + pool.replicaSlots.count }
         serverOffsets = so
         upstreamLatency = .allocate(capacity: max(servers, 1) * Latency.slots)
         upstreamLatency.initialize(repeating: 0, count: max(servers, 1) * Latency.slots)

@@ -1,7 +1,8 @@
-// The process-wide state of every listed replica (read_from): its address, resolved once at
-// start, and whether the checker found it usable (ROLE, link and lag; see ReplicaCheck).
-// Written by the checker thread under a lock; workers copy the states on their tick when the
-// generation moved. Nothing on the request path takes this lock.
+// The process-wide state of every replica slot read_from reads from (PoolConfig.replicaSlots):
+// its address (a listed replica's, resolved once at start, or the one Sentinel names), how
+// often Sentinel changed it, and whether the checker found it usable (ROLE, link and lag; see
+// ReplicaCheck). Written by the checker thread under a lock; workers copy the states on their
+// tick when the generation moved. Nothing on the request path takes this lock.
 
 import RingConfig
 import RingCore
@@ -12,38 +13,51 @@ import Glibc
 
 public final class ReplicaBoard: @unchecked Sendable {
     private var lock = pthread_mutex_t()
-    /// Per pool, the pool's `replicas` in order (a replica's index here is its slot).
-    let specs: [[ReplicaSpec]]
+    /// Per pool, each slot's replica (an empty host: a Sentinel slot nobody fills yet).
+    private var specs: [[ReplicaSpec]]
+    /// Per pool, how many slots are listed in `replicas` (the rest are Sentinel's).
+    let listedCounts: [Int]
     let serverNames: [[String]]
     private var addresses: [[sockaddr_storage]]
     private var usable: [[Bool]]
     private var reasons: [[String]]
+    private var epochs: [[UInt64]]
     private var changes: UInt64 = 0
 
     init(config: ProxyConfig) {
         pthread_mutex_init(&lock, nil)
-        specs = config.pools.map { $0.readFrom == .master ? [] : $0.replicas }
+        specs = config.pools.map(\.replicaSlots)
+        listedCounts = config.pools.map { $0.readFrom == .master ? 0 : $0.replicas.count }
         serverNames = config.pools.map { $0.servers.map(\.displayName) }
-        // Resolved at start, on the main thread, as the servers are; a name that does not
-        // resolve leaves the replica unusable (reads go elsewhere) rather than failing start.
+        // Listed replicas are resolved at start, on the main thread, as the servers are; a
+        // name that does not resolve leaves the replica unusable rather than failing start.
         addresses = specs.map { list in
             list.map { spec in
-                if case let .success(a) = resolveAddress(host: spec.address.host, port: spec.address.port) { return a }
-                return sockaddr_storage()
+                guard !spec.address.host.isEmpty,
+                      case let .success(a) = resolveAddress(host: spec.address.host, port: spec.address.port) else { return sockaddr_storage() }
+                return a
             }
         }
         // Not usable until the checker's first verdict: a replica is read from only once
         // ROLE says it replicates.
         usable = specs.map { $0.map { _ in false } }
-        reasons = specs.map { $0.map { _ in "not checked yet" } }
+        reasons = specs.map { $0.map { $0.address.host.isEmpty ? "no replica named by Sentinel" : "not checked yet" } }
+        epochs = specs.map { $0.map { _ in 0 } }
     }
 
-    var isEmpty: Bool { specs.allSatisfy(\.isEmpty) }
+    var isEmpty: Bool { slots().allSatisfy(\.isEmpty) }
 
     var generation: UInt64 {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
         return changes
+    }
+
+    /// Every pool's slots as they are now.
+    func slots() -> [[ReplicaSpec]] {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return specs
     }
 
     func address(pool: Int, replica: Int) -> sockaddr_storage {
@@ -52,24 +66,57 @@ public final class ReplicaBoard: @unchecked Sendable {
         return addresses[pool][replica]
     }
 
-    /// Every replica's usability and the reason when not, per pool.
-    func states() -> (usable: [[Bool]], reasons: [[String]]) {
+    /// Every slot's usability, the reason when not, and its Sentinel epoch, per pool.
+    func states() -> (usable: [[Bool]], reasons: [[String]], epochs: [[UInt64]]) {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
-        return (usable, reasons)
+        return (usable, reasons, epochs)
     }
 
-    /// The checker's verdict; a change is logged once.
-    func set(_ verdict: ReplicaVerdict, pool: Int, replica: Int) {
+    /// The checker's verdict on the replica it checked (`checked`: a slot Sentinel has
+    /// refilled since is left alone); a change is logged once.
+    func set(_ verdict: ReplicaVerdict, pool: Int, replica: Int, checked: HostPort) {
         pthread_mutex_lock(&lock)
+        guard specs[pool][replica].address == checked else { pthread_mutex_unlock(&lock); return }
         let was = usable[pool][replica]
         usable[pool][replica] = verdict.usable
         reasons[pool][replica] = verdict.reason
         if was != verdict.usable { changes += 1 }
         pthread_mutex_unlock(&lock)
         guard was != verdict.usable else { return }
-        let spec = specs[pool][replica]
-        let name = "replica \(spec.address.host):\(spec.address.port) of \(serverNames[pool][spec.server])"
+        let name = "replica \(checked.host):\(checked.port) of \(serverNames[pool][specs[pool][replica].server])"
         if verdict.usable { logNotice("\(name) usable for reads") } else { logWarn("\(name) not usable for reads: \(verdict.reason)") }
+    }
+
+    /// Sentinel's healthy replicas of server `server` (SENTINEL REPLICAS): new ones take free
+    /// slots (past the slots, they are not read from). One already in a slot keeps it even
+    /// when a sentinel leaves it out: s_down is each sentinel's own opinion, and sentinels
+    /// that disagree must not have the workers reconnect on every poll; the checks (ROLE,
+    /// link, lag) decide whether it is read from.
+    func sentinelNamed(_ found: [HostPort], pool: Int, server: Int) {
+        pthread_mutex_lock(&lock)
+        let mine = specs[pool].indices.filter { $0 >= listedCounts[pool] && specs[pool][$0].server == server }
+        var added: [HostPort] = []
+        for address in found where !mine.contains(where: { specs[pool][$0].address == address }) {
+            guard let free = mine.first(where: { specs[pool][$0].address.host.isEmpty }) else { break }
+            fill(pool, free, address)
+            added.append(address)
+        }
+        if !added.isEmpty { changes += 1 }
+        pthread_mutex_unlock(&lock)
+        for a in added { logNotice("replica \(a.host):\(a.port) of \(serverNames[pool][server]) named by Sentinel") }
+    }
+
+    /// Under the lock. Resolving here blocks the checker's thread only (Sentinel names IPs).
+    /// The slot's epoch moves, so workers retire connections to whatever it held.
+    private func fill(_ pool: Int, _ slot: Int, _ address: HostPort) {
+        specs[pool][slot].address = address
+        addresses[pool][slot] = sockaddr_storage()
+        if !address.host.isEmpty, case let .success(a) = resolveAddress(host: address.host, port: address.port) {
+            addresses[pool][slot] = a
+        }
+        usable[pool][slot] = false
+        reasons[pool][slot] = address.host.isEmpty ? "no replica named by Sentinel" : "not checked yet"
+        epochs[pool][slot] += 1
     }
 }

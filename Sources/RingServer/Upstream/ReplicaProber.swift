@@ -20,12 +20,15 @@ final class ReplicaProber {
     init?(checker: HealthChecker, config: ProxyConfig) {
         self.checker = checker
         let board = checker.board.replicas
-        busy = board.specs.map { $0.map { _ in false } }
+        let slots = board.slots()
+        busy = slots.map { $0.map { _ in false } }
         guard !board.isEmpty else { return nil }
-        for (p, pool) in config.pools.enumerated() where !board.specs[p].isEmpty {
+        for (p, pool) in config.pools.enumerated() where !slots[p].isEmpty {
             let interval = pool.health.intervalMs > 0 ? pool.health.intervalMs : Self.defaultIntervalMs
             let timer = LoopTimer(checker.loop) { [unowned self] in
-                for r in board.specs[p].indices { self.check(pool: pool, poolIndex: p, replica: r) }
+                for (r, spec) in board.slots()[p].enumerated() where !spec.address.host.isEmpty {
+                    self.check(pool: pool, poolIndex: p, replica: r, spec: spec)
+                }
             }
             timer.start(afterMs: 0, repeatMs: UInt64(interval))
             timers.append(timer)
@@ -37,10 +40,9 @@ final class ReplicaProber {
         timers = []
     }
 
-    private func check(pool: PoolConfig, poolIndex p: Int, replica r: Int) {
+    private func check(pool: PoolConfig, poolIndex p: Int, replica r: Int, spec: ReplicaSpec) {
         guard !busy[p][r] else { return }
         let board = checker.board
-        let spec = board.replicas.specs[p][r]
         let masterText = board.addressSnapshot().texts[p][spec.server]
         let timeout = pool.health.timeoutMs
         var role: RESPValue?
@@ -54,7 +56,7 @@ final class ReplicaProber {
             self.busy[p][r] = false
             let verdict = ReplicaCheck.verdict(role: role, replicaInfo: replicaInfo, masterInfo: masterInfo,
                                                replica: spec.address, maxLagMs: pool.replicaMaxLagMs)
-            board.replicas.set(verdict, pool: p, replica: r)
+            board.replicas.set(verdict, pool: p, replica: r, checked: spec.address)
         }
         // The replica: ROLE, then INFO replication.
         if let link = ControlLink(loop: checker.loop, scheduler: checker, address: spec.address) {

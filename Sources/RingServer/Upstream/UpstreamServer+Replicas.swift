@@ -7,11 +7,12 @@ import RingConfig
 import RingCore
 
 extension UpstreamServer {
-    /// The `replicas` the pool lists for this server, when read_from reads from them.
+    /// The replica slots of this server (listed, or for Sentinel to fill), when read_from
+    /// reads from replicas.
     func makeReplicas() -> [UpstreamServer] {
         guard pool.config.readFrom != .master else { return [] }
         var list: [UpstreamServer] = []
-        for (slot, r) in pool.config.replicas.enumerated() where r.server == index {
+        for (slot, r) in pool.config.replicaSlots.enumerated() where r.server == index {
             let name = "\(spec.displayName)-replica\(list.count + 1)"
             let replicaSpec = ServerSpec(address: .tcp(host: r.address.host, port: r.address.port), weight: 1, name: name)
             list.append(UpstreamServer(worker: worker, pool: pool, spec: replicaSpec, index: pool.config.servers.count + slot,
@@ -27,7 +28,12 @@ extension UpstreamServer {
             let generation = board.generation
             if generation != replicaGeneration {
                 replicaGeneration = generation
-                let usable = board.states().usable[pool.index]
+                let states = board.states()
+                let usable = states.usable[pool.index], epochs = states.epochs[pool.index]
+                for r in replicas {
+                    let slot = r.replicaSlot ?? 0
+                    if epochs[slot] != r.replicaEpoch { r.replicaMoved(epoch: epochs[slot]) }
+                }
                 rotation.setUsable(replicas.map { usable[$0.replicaSlot ?? 0] })
             }
         }

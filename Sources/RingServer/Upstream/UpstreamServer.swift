@@ -28,6 +28,8 @@ final class UpstreamServer {
     /// The one test the request path makes for replicas: false unless this server has some.
     private(set) var hasReplicas = false
     var replicaGeneration: UInt64 = 0
+    /// How many times Sentinel put another replica in this replica's slot, as applied.
+    private(set) var replicaEpoch: UInt64 = 0
     /// Both protocol versions' connections to the pool's redis_db in one list: RESP2's in
     /// the first `perVersion` slots, RESP3's in the next (see `slot`). Nearly every client
     /// stays in that database, so its connections are found without a lookup.
@@ -258,6 +260,17 @@ final class UpstreamServer {
         forEachConnection { old.append($0) }
         for c in old { c.fail(.failedOver) }
         pool.pubsub.serverMoved(index)
+    }
+
+    /// Sentinel put another replica in this replica's slot (or emptied it): the connections
+    /// to the old one are retired; unsent reads move to the new one.
+    func replicaMoved(epoch: UInt64) {
+        replicaEpoch = epoch
+        backoff.reset()
+        lastFailure = nil
+        var old: [UpstreamConnection] = []
+        forEachConnection { old.append($0) }
+        for c in old { c.fail(.failedOver) }
     }
 
     func connectionSucceeded() {
