@@ -34,7 +34,8 @@ extension PoolKey {
                 "where read-only commands go: the master, a usable replica if any (prefer_replica), or a usable replica only (replica)",
                 show: \.readFrom) { pool, choice, warnings in
             pool.readFrom = choice
-            if choice != .master && pool.replicas.isEmpty {
+            // (A pool with sentinels gets its replicas from them; `sentinels` is applied first.)
+            if choice != .master && pool.replicas.isEmpty && !pool.sentinel.isEnabled {
                 warnings.append("\(pool.name): read_from \(choice.rawValue) without replicas: \(choice == .replica ? "every read gets an error" : "reads go to the masters")")
             }
         },

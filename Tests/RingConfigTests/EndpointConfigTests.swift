@@ -61,6 +61,8 @@ final class EndpointConfigTests: XCTestCase {
     func testReadFromReplicaWithoutReplicasWarns() throws {
         let c = try ConfigLoader.parse(pool("  read_from: replica\n"), file: "e.yml")
         XCTAssertTrue(c.warnings.contains { $0.contains("read_from replica without replicas") }, "\(c.warnings)")
+        let sentinel = try ConfigLoader.parse(pool("  sentinels: [127.0.0.1:26379]\n  read_from: replica\n"), file: "e.yml")
+        XCTAssertTrue(sentinel.warnings.isEmpty, "Sentinel names the replicas: \(sentinel.warnings)")
     }
 
     func testBadReplicasAreRefusedOnTheirLine() {
