@@ -117,8 +117,20 @@ final class ReplicaReadTests: XCTestCase {
         // The writes, and the transaction's GET and EXEC on a master (the proxy answers MULTI
         // itself and sends it with the first queued command, uncounted).
         XCTAssertEqual(masterRequests, Self.writes + 2)
+        let info = try client.command("INFO", "ringproxy").text
+        XCTAssertTrue(info.contains("address=127.0.0.1:\(replicas[0].port),role=replica,failovers=0,state=up,requests="), info)
+        try checkStatusPage(adminPort: adminPort)
         let metrics = Harness.run("/usr/bin/curl", ["-s", "http://127.0.0.1:\(adminPort)/metrics"], timeout: 10).stdout
         XCTAssertTrue(metrics.contains("ringproxy_replica_usable{pool=\"replicated\",upstream=\"shard-a\",replica=\"127.0.0.1:\(replicas[0].port)\"} 1"), metrics)
         XCTAssertTrue(metrics.contains("ringproxy_replica_requests_total{pool=\"replicated\",upstream=\"shard-b\",replica=\"127.0.0.1:\(replicas[1].port)\"} \(replicaGets[1])"), metrics)
+    }
+
+    /// The status page (in headless chromium, when installed) lists each server's replicas.
+    func checkStatusPage(adminPort: Int) throws {
+        guard let chromium = Harness.which("chromium") ?? Harness.which("chromium-browser") else { return }
+        let r = Harness.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(Harness.tempDir())",
+                                       "--virtual-time-budget=3000", "--dump-dom", "http://127.0.0.1:\(adminPort)/"], timeout: 90)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.components(separatedBy: "class=\"up\">read from</span>").count - 1 == 2, String(r.stdout.prefix(3000)))
     }
 }

@@ -1,5 +1,5 @@
 // The HTML status page at "/": one self-refreshing row per upstream (state, role, failovers,
-// ring share, rates, p99 latency) and each pool's sentinels, up or down; rates computed in
+// replicas, ring share, rates, p99 latency) and each pool's sentinels; rates computed in
 // the page from two readings of /stats. It must never keep history on the server or load
 // external assets.
 
@@ -68,7 +68,7 @@ extension AdminServer {
               const errs = s.server_err+s.server_eof+s.server_timedout;
               const rate = prev&&dt>0 ? ((s.requests-prev.requests)/dt).toFixed(0) : "–";
               const erate = prev&&dt>0 ? ((errs-prev.errs)/dt).toFixed(1) : "–";
-              html += "<tr class='row' data-upstream='"+name+"'><td>"+name+" <small>"+s.address+"</small></td><td class='"+s.state+"'>"+s.state+(s.state_reason&&s.state==="down"?" ("+s.state_reason+")":"")+"</td><td>"+fmtAge(s.state_since)+"</td><td class='role'>"+s.role+"</td><td class='failovers'>"+s.failovers+"</td><td>"+(100*((shares[pool]||{})[name]||0)).toFixed(1)+" %</td><td>"+rate+"</td><td>"+erate+"</td><td>"+(s.latency_us.p99/1000).toFixed(2)+"</td><td>"+s.requests+"</td></tr>";
+              html += "<tr class='row' data-upstream='"+name+"'><td>"+name+" <small>"+s.address+"</small>"+(s.replicas?"<br><small class='replicas'>replicas: "+Object.entries(s.replicas).map(([a, r]) => a+" <span class='"+(r.usable?"up":"down")+"'>"+(r.usable?"read from":"not read from")+"</span> "+r.requests+" req").join(" · ")+"</small>":"")+"</td><td class='"+s.state+"'>"+s.state+(s.state_reason&&s.state==="down"?" ("+s.state_reason+")":"")+"</td><td>"+fmtAge(s.state_since)+"</td><td class='role'>"+s.role+"</td><td class='failovers'>"+s.failovers+"</td><td>"+(100*((shares[pool]||{})[name]||0)).toFixed(1)+" %</td><td>"+rate+"</td><td>"+erate+"</td><td>"+(s.latency_us.p99/1000).toFixed(2)+"</td><td>"+s.requests+"</td></tr>";
             }
             html += "</table>";
           }

@@ -82,6 +82,20 @@ extension Worker {
                 + "blocked_clients=\(serverSum(i, .blockedClients)),transactions=\(serverSum(i, .transactions)),"
                 + "transactions_aborted=\(serverSum(i, .transactionsAborted)),noscript_reloads=\(serverSum(i, .scriptReloads))"))
         }
+        // The replicas read_from reads from, after the servers (stats index: the server
+        // count plus the slot).
+        if let replicas = healthBoard?.replicas {
+            let slots = replicas.slots()[p], states = replicas.states()
+            let servers = pool.config.servers.count
+            for (slot, spec) in slots.enumerated() where !spec.address.host.isEmpty {
+                let i = servers + slot
+                let errors = serverSum(i, .serverErr) + serverSum(i, .serverEOF) + serverSum(i, .serverTimedout)
+                let placement = UpstreamPlacement(address: "\(spec.address.host):\(spec.address.port)", role: "replica", failovers: 0)
+                own.append(f("replica_\(pool.config.servers[spec.server].displayName)_\(slot)",
+                             "\(placement.infoText),state=\(states.usable[p][slot] ? "up" : "down"),"
+                                 + "requests=\(serverSum(i, .requests)),responses=\(serverSum(i, .responses)),errors=\(errors)"))
+            }
+        }
         if let states = healthBoard?.sentinelStates()[p], !states.isEmpty {
             own += SentinelInfo.fields(pool.config.sentinel.sentinels.enumerated().map { ("\($1.host):\($1.port)", states[$0]) })
         }
