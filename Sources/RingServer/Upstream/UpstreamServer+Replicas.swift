@@ -21,9 +21,9 @@ extension UpstreamServer {
         return list
     }
 
-    /// Every tick: the checker's news (a replica became usable or not) reaches the rotation,
-    /// and the replicas' late requests expire as the server's own do.
-    func tickReplicas(now: UInt64, timeoutMs: UInt64) {
+    /// Every tick (from sampleQueues, which runs whatever the pool's timeout): the checker's
+    /// news (a replica became usable or not, Sentinel refilled a slot) reaches the rotation.
+    func applyReplicaStates() {
         if let board = pool.board?.replicas {
             let generation = board.generation
             if generation != replicaGeneration {
@@ -37,7 +37,6 @@ extension UpstreamServer {
                 rotation.setUsable(replicas.map { usable[$0.replicaSlot ?? 0] })
             }
         }
-        for r in replicas { r.expireRequests(now: now, timeoutMs: timeoutMs) }
     }
 }
 

@@ -344,7 +344,7 @@ final class UpstreamServer {
             if let l = limit, now >= oldest + l { late.append(conn) }
         }
         for conn in late { conn.fail(.timedOut(ms: Int(timeoutMs))) }
-        if hasReplicas { tickReplicas(now: now, timeoutMs: timeoutMs) }
+        for r in replicas { r.expireRequests(now: now, timeoutMs: timeoutMs) }
     }
 
     /// Stores this worker's queue gauges for the server (see `ServerStat.isGauge`).
@@ -361,6 +361,8 @@ final class UpstreamServer {
         stats.set(pool: pool.index, server: index, .inQueueBytes, UInt64(total.inBytes))
         stats.set(pool: pool.index, server: index, .outQueue, UInt64(total.outQueue))
         stats.set(pool: pool.index, server: index, .outQueueBytes, UInt64(total.outBytes))
+        // Every tick, with or without a pool timeout: the checker's news about replicas.
+        if hasReplicas { applyReplicaStates() }
         for r in replicas { r.sampleQueues() }
     }
 
