@@ -133,4 +133,71 @@ final class ReplicaReadTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.components(separatedBy: "class=\"up\">read from</span>").count - 1 == 2, String(r.stdout.prefix(3000)))
     }
+
+    /// prefer_replica: a replica killed under reads is passed over (its refused connection
+    /// at once, the checker's verdict within a check interval); its group's reads go to the
+    /// master, the other group's still to its replica.
+    func testPreferReplicaFallsBackToTheMaster() throws {
+        let masters = [try RedisServer(), try RedisServer()]
+        let replicas = try masters.map { try RedisServer(extraArgs: ["--replicaof", "127.0.0.1", "\($0.port)"]) }
+        defer { for r in masters + replicas { r.stop() } }
+        let dir = Harness.tempDir()
+        let proxyPort = Harness.freePort(), adminPort = Harness.freePort()
+        let config = """
+        ringproxy:
+          admin: 127.0.0.1:\(adminPort)
+        replicated:
+          listen: 127.0.0.1:\(proxyPort)
+          redis: true
+          timeout: 1000
+          health_check_interval: 200
+          read_from: prefer_replica
+          servers:
+            - 127.0.0.1:\(masters[0].port):1 shard-a
+            - 127.0.0.1:\(masters[1].port):1 shard-b
+          replicas:
+            shard-a: [127.0.0.1:\(replicas[0].port)]
+            shard-b: [127.0.0.1:\(replicas[1].port)]
+
+        """
+        try config.write(toFile: "\(dir)/proxy.yml", atomically: true, encoding: .utf8)
+        let proxy = try startRingproxy(config: "\(dir)/proxy.yml", port: proxyPort)
+        defer { proxy.stop() }
+        let admin = { Harness.run("/usr/bin/curl", ["-s", "http://127.0.0.1:\(adminPort)/stats"], timeout: 10).stdout }
+        let ready = Date().addingTimeInterval(Self.readyLimitSeconds)
+        while admin().components(separatedBy: "\"usable\":true").count - 1 < 2 && Date() < ready { usleep(100_000) }
+        XCTAssertEqual(admin().components(separatedBy: "\"usable\":true").count - 1, 2, admin())
+
+        let placement = try ConfigLoader.parse(config, file: "\(dir)/proxy.yml").pools[0].placement()
+        // Twenty keys per group, by the proxy's own placement.
+        var byGroup: [[String]] = [[], []]
+        var n = 0
+        while byGroup.contains(where: { $0.count < 20 }) && n < 100_000 {
+            let k = "pr:\(n * 7919)"
+            n += 1
+            let g = Array(k.utf8).withUnsafeBytes { placement.server(forKey: $0) }
+            if byGroup[g].count < 20 { byGroup[g].append(k) }
+        }
+        let keys = byGroup[0] + byGroup[1]
+        let client = try RESPClient(port: proxyPort)
+        for k in keys { _ = try client.command("SET", k, "v") }
+        usleep(300_000)
+        replicas[1].stop()
+        for s in masters + [replicas[0]] { _ = cli(s.port, "CONFIG", "RESETSTAT") }
+        // Reads for two check intervals and more, bounded.
+        var errors = 0, reads = 0
+        let until = Date().addingTimeInterval(1.5)
+        while Date() < until && reads < 20_000 {
+            if try client.command("GET", keys[reads % keys.count]) != bulk("v") { errors += 1 }
+            reads += 1
+        }
+        print("prefer_replica, shard-b's replica killed: \(reads) reads, \(errors) errors; GET calls: shard-a replica \(calls(replicas[0].port, "get")), shard-a master \(calls(masters[0].port, "get")), shard-b master \(calls(masters[1].port, "get"))")
+        // Only a read already written to the replica as it died may fail.
+        XCTAssertLessThanOrEqual(errors, 1)
+        XCTAssertEqual(calls(masters[0].port, "get"), 0, "shard-a still reads from its replica")
+        XCTAssertGreaterThan(calls(replicas[0].port, "get"), 0, "shard-a still reads from its replica")
+        XCTAssertGreaterThan(calls(masters[1].port, "get"), 0, "shard-b reads from its master")
+        XCTAssertTrue(admin().contains("\"usable\":false"), admin())
+        XCTAssertTrue(proxy.log.contains("replica 127.0.0.1:\(replicas[1].port) of shard-b not usable for reads"), proxy.log)
+    }
 }

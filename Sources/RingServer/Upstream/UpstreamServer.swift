@@ -304,7 +304,9 @@ final class UpstreamServer {
             reportDown(failure)
         }
         noteFailure(failure)
-        if connection.everConnected { backoff.brokeAfterWorking() }
+        // A replica is not retried at once: with prefer_replica its reads go to the master
+        // meanwhile, and the checker decides when it is read from again.
+        if connection.everConnected && replicaSlot == nil { backoff.brokeAfterWorking() }
     }
 
     /// The worker's subscriber connection to this server broke: the server is marked as a
