@@ -84,6 +84,11 @@ final class ReplicaReadTests: XCTestCase {
             if try client.command("GET", k) != bulk("v:\(k)") { wrong += 1 }
         }
         XCTAssertEqual(wrong, 0)
+        // A read split over both groups: each part to its group's replica.
+        let mget = try client.command(bytes: (["MGET"] + keys.prefix(20)).map { Array($0.utf8) })
+        XCTAssertEqual(mget, Array("*20\r\n".utf8) + keys.prefix(20).flatMap { bulk("v:\($0)") })
+        XCTAssertEqual(replicas.map { calls($0.port, "mget") }, [0, 1].map { g in groups.prefix(20).contains(g) ? 1 : 0 })
+        XCTAssertEqual(masters.map { calls($0.port, "mget") }, [0, 0])
         // A transaction's read stays on the master.
         let tx = try RESPClient(port: proxyPort)
         _ = try tx.command("MULTI")
@@ -113,7 +118,7 @@ final class ReplicaReadTests: XCTestCase {
                 replicaRequests += r["requests"] as? Int ?? -1
             }
         }
-        XCTAssertEqual(replicaRequests, Self.reads)
+        XCTAssertEqual(replicaRequests, Self.reads + Set(groups.prefix(20)).count)
         // The writes, and the transaction's GET and EXEC on a master (the proxy answers MULTI
         // itself and sends it with the first queued command, uncounted).
         XCTAssertEqual(masterRequests, Self.writes + 2)
@@ -122,7 +127,7 @@ final class ReplicaReadTests: XCTestCase {
         try checkStatusPage(adminPort: adminPort)
         let metrics = Harness.run("/usr/bin/curl", ["-s", "http://127.0.0.1:\(adminPort)/metrics"], timeout: 10).stdout
         XCTAssertTrue(metrics.contains("ringproxy_replica_usable{pool=\"replicated\",upstream=\"shard-a\",replica=\"127.0.0.1:\(replicas[0].port)\"} 1"), metrics)
-        XCTAssertTrue(metrics.contains("ringproxy_replica_requests_total{pool=\"replicated\",upstream=\"shard-b\",replica=\"127.0.0.1:\(replicas[1].port)\"} \(replicaGets[1])"), metrics)
+        XCTAssertTrue(metrics.contains("ringproxy_replica_requests_total{pool=\"replicated\",upstream=\"shard-b\",replica=\"127.0.0.1:\(replicas[1].port)\"} \(replicaGets[1] + calls(replicas[1].port, "mget"))"), metrics)
     }
 
     /// The status page (in headless chromium, when installed) lists each server's replicas.

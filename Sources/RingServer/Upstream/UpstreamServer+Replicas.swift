@@ -40,30 +40,48 @@ extension UpstreamServer {
     }
 }
 
+/// Where read_from sends one read (or one part of a split read).
+enum ReplicaChoice {
+    case master
+    case replica(UpstreamServer, UpstreamConnection)
+    /// read_from: replica, and none can take it: the error the client gets.
+    case refused(String)
+}
+
 extension ClientSession {
-    /// read_from: a read the replicas may answer goes to the next usable replica of
-    /// `server`. True when the request was sent or answered here; false when it goes to
-    /// the master (not a read, inside WATCH/MULTI, none usable with prefer_replica).
-    func sendToReplica(_ request: RequestView, of server: UpstreamServer, miss: MissReply, command: Int) -> Bool {
+    /// read_from for a request (or part) of `command` bound for `server`: the next usable
+    /// replica with a connection, or the master (not a read, inside WATCH/MULTI, none usable
+    /// with prefer_replica), or an error (read_from: replica, none usable).
+    func replicaChoice(for server: UpstreamServer, command: Int) -> ReplicaChoice {
         let commands = worker.commands.commands
         guard lease == nil, !state.inTransactionMode, command >= 0, command < commands.count,
-              ReplicaReads.mayGoToReplica(commands[command].spec.flags) else { return false }
+              ReplicaReads.mayGoToReplica(commands[command].spec.flags) else { return .master }
         let mode = pool.config.readFrom
         switch server.rotation.target(mode, isRead: true) {
         case .master:
-            return false
+            return .master
         case .noReplica:
-            worker.stats.add(pool: pool.index, .forwardError)
-            let message = server.spec.upstreamError(.unavailable, "no usable replica (read_from: replica)")
-            reply { $0.appendError(message) }
-            return true
+            return .refused(server.spec.upstreamError(.unavailable, "no usable replica (read_from: replica)"))
         case let .replica(i):
             let replica = server.replicas[i]
-            guard let connection = replica.connection(for: state.version, database: state.database) else {
-                if mode == .preferReplica { return false }
-                answerUnreachable(replica, miss: miss, argumentCount: request.count)
-                return true
+            if let connection = replica.connection(for: state.version, database: state.database) {
+                return .replica(replica, connection)
             }
+            return mode == .preferReplica ? .master : .refused(replica.unavailableMessage)
+        }
+    }
+
+    /// read_from: a whole request for `server`. True when it was sent to a replica or
+    /// answered here; false when it goes to the master.
+    func sendToReplica(_ request: RequestView, of server: UpstreamServer, miss: MissReply, command: Int) -> Bool {
+        switch replicaChoice(for: server, command: command) {
+        case .master:
+            return false
+        case let .refused(message):
+            worker.stats.add(pool: pool.index, .forwardError)
+            reply { $0.appendError(message) }
+            return true
+        case let .replica(_, connection):
             let offset = append(request, to: connection)
             let sequence = order.reserve()
             connection.expectReply(client: self, sequence: sequence, part: 0, now: worker.loop.nowMs, offset: offset,
