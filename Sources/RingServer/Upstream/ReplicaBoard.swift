@@ -82,9 +82,10 @@ public final class ReplicaBoard: @unchecked Sendable {
         usable[pool][replica] = verdict.usable
         reasons[pool][replica] = verdict.reason
         if was != verdict.usable { changes += 1 }
+        let server = specs[pool][replica].server
         pthread_mutex_unlock(&lock)
         guard was != verdict.usable else { return }
-        let name = "replica \(checked.host):\(checked.port) of \(serverNames[pool][specs[pool][replica].server])"
+        let name = "replica \(checked.host):\(checked.port) of \(serverNames[pool][server])"
         if verdict.usable { logNotice("\(name) usable for reads") } else { logWarn("\(name) not usable for reads: \(verdict.reason)") }
     }
 
