@@ -180,7 +180,7 @@ extension PoolKey {
             pool, node throws(PoolKeyError) in
             pool.denyCommands = try denyCommands(node)
         },
-    ] + sentinelKeys
+    ] + sentinelKeys + endpointKeys
 
     /// A `servers:` entry as nutcracker writes it: "host:port:weight [name]".
     static func serverLine(_ server: ServerSpec) -> String {

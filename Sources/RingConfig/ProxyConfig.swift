@@ -93,6 +93,16 @@ public struct PoolConfig: Sendable, Equatable {
     public var answerDownAsMiss = false
     /// `sentinels` and their settings: the servers' addresses follow Sentinel's failovers.
     public var sentinel = SentinelSettings()
+    /// `dns_refresh_interval`: ms between re-resolutions of servers given by host name (a
+    /// "primary endpoint" moved to a promoted node); 0: resolved once, at start.
+    public var dnsRefreshMs = 5000
+    /// `read_from`: whether read-only commands go to replicas.
+    public var readFrom = ReadFrom.master
+    /// `replica_max_lag`: ms of replication lag past which a replica is not read from (0:
+    /// any lag).
+    public var replicaMaxLagMs = 10_000
+    /// `replicas`: each server's replicas, in the order listed.
+    public var replicas: [ReplicaSpec] = []
     /// Servers in nutcracker order (shorter ring identity first, then bytewise).
     public var servers: [ServerSpec] = []
 
@@ -118,6 +128,17 @@ public struct PoolConfig: Sendable, Equatable {
                               live: live ?? Array(repeating: true, count: servers.count))
         return KeyPlacement(hash: hash, tag: hashTag, ring: ring, serverCount: servers.count,
                             routes: KeyRoutes(keyRoutes.map { ($0.prefix, $0.server) }))
+    }
+}
+
+/// One `replicas` entry: a replica of the server at `server` in `servers`.
+public struct ReplicaSpec: Sendable, Equatable {
+    public var server: Int
+    public var address: HostPort
+
+    public init(server: Int, address: HostPort) {
+        self.server = server
+        self.address = address
     }
 }
 

@@ -86,8 +86,13 @@ final class SentinelTests: XCTestCase {
         XCTAssertTrue(metrics.contains("address=\"127.0.0.1:\(cluster.replicas[1].port)\""), metrics)
         let stats = cluster.admin("/stats")
         XCTAssertTrue(stats.contains("\"address\":\"127.0.0.1:\(cluster.replicas[1].port)\",\"failovers\":1"), stats)
+        // INFO's ringproxy section says the same.
+        let info = try RESPClient(port: cluster.proxyPort).command("INFO", "ringproxy").text
+        XCTAssertTrue(info.contains("upstream_shard-b:address=127.0.0.1:\(cluster.replicas[1].port),role=master,failovers=1,state=up"), info)
+        XCTAssertTrue(info.contains("upstream_shard-a:address=127.0.0.1:\(cluster.masters[0].port),role=master,failovers=0,"), info)
         // Sentinel up/down: the frozen first sentinel is down, the others up.
         for (i, s) in cluster.sentinels.enumerated() {
+            XCTAssertTrue(info.contains("sentinel\(i):address=127.0.0.1:\(s.port),status=\(freezeFirstSentinel && i == 0 ? "down" : "up")"), info)
             let down = freezeFirstSentinel && i == 0
             let address = "127.0.0.1:\(s.port)"
             XCTAssertTrue(metrics.contains("ringproxy_sentinel_up{pool=\"shards\",sentinel=\"\(address)\"} \(down ? 0 : 1)"), metrics)

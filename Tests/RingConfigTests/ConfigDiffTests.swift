@@ -192,6 +192,10 @@ final class ConfigDiffTests: XCTestCase {
               client_user: app
               client_idle_timeout: 3
               deny_commands: ["config|set", keys]
+              dns_refresh_interval: 0
+              replicas: {a: [10.0.0.11:6379, 10.0.0.12:6379]}
+              read_from: prefer_replica
+              replica_max_lag: 2000
 
             """).replacingOccurrences(of: "listen: 127.0.0.1:22121", with: "listen: /tmp/p.sock 0640"))
         let plain = try config(pool(servers: three))

@@ -47,7 +47,7 @@ final class InfoReferenceTests: XCTestCase {
             + " (per-command lines `cmdstat_<command>` and `latency_percentiles_usec_<command>` come from the proxy's "
             + "own per-command histograms: calls and microseconds from a request to its reply; a command the proxy answers "
             + "itself counts with 0 microseconds). `errorstat_<CODE>` lines are summed like the rest of errorstats. "
-            + "The `ringproxy` section (pool, workers, each upstream's state and counters) is the proxy's own.\n\n"
+            + "The `ringproxy` section (pool, workers, each upstream's current address, role, failovers, state and counters, and each sentinel's status) is the proxy's own.\n\n"
             + "| section | field | source |\n| --- | --- | --- |\n"
         for (section, field, source) in rows { text += "| \(section) | \(field) | \(source.rawValue) |\n" }
         return text

@@ -37,6 +37,10 @@ public struct StatsLayout: Equatable, Sendable {
 
     public var pools: [Pool]
 
+    /// The uid of a place nothing counts in (a replica slot with no replica yet): it is
+    /// never carried.
+    public static let placeholder: UInt64 = 0
+
     public init(pools: [Pool]) { self.pools = pools }
 
     /// For each pool of this layout, its index in `old` (nil: new); for each server, its
@@ -46,9 +50,9 @@ public struct StatsLayout: Equatable, Sendable {
         var serverAt: [UInt64: (Int, Int)] = [:]
         for (p, pool) in old.pools.enumerated() {
             poolAt[pool.uid] = p
-            for (s, server) in pool.servers.enumerated() { serverAt[server.uid] = (p, s) }
+            for (s, server) in pool.servers.enumerated() where server.uid != Self.placeholder { serverAt[server.uid] = (p, s) }
         }
-        return (pools.map { poolAt[$0.uid] }, pools.map { $0.servers.map { serverAt[$0.uid] } })
+        return (pools.map { poolAt[$0.uid] }, pools.map { $0.servers.map { $0.uid == Self.placeholder ? nil : serverAt[$0.uid] } })
     }
 
     /// The live pool named `name` (a retired pool of the same name is not it).

@@ -86,7 +86,7 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
     }
 
     func sum(pool: Int, server: Int, _ stat: ServerStat) -> UInt64 {
-        let (name, id) = (config.pools[pool].name, config.pools[pool].servers[server].ringIdentity)
+        let (name, id) = (config.pools[pool].name, WorkerStats.identity(config.pools[pool], server))
         return workers.reduce(0) { total, w in
             w.server(id, inPool: name).map { total &+ w.load(pool: $0.pool, server: $0.server, stat) } ?? total
         }
@@ -225,13 +225,13 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
         }
         // Where each upstream is now (Sentinel may have moved it) and how often it moved.
         let (switches, addresses) = (view.switches, view.addressTexts)
-        family("ringproxy_upstream_address_info", "gauge", "The address the upstream is reached at now (1 per upstream).")
+        family("ringproxy_upstream_address_info", "gauge", "The address the upstream is reached at now, and its role there (1 per upstream).")
         for (p, s) in upstreams {
             let labels = Self.labels(["pool": config.pools[p].name, "upstream": config.pools[p].servers[s].displayName,
-                                      "address": addresses[p][s]])
+                                      "address": addresses[p][s], "role": "master"])
             sample("ringproxy_upstream_address_info", labels, "1")
         }
-        family("ringproxy_upstream_failovers_total", "counter", "Sentinel failovers the proxy followed to a new master.")
+        family("ringproxy_upstream_failovers_total", "counter", "Address changes the proxy followed (Sentinel failovers, DNS re-resolutions).")
         for (p, s) in upstreams { sample("ringproxy_upstream_failovers_total", upstreamLabels(p, s), String(switches[p][s])) }
         let reload = view.reload
         family("ringproxy_config_reloads_total", "counter", "Reloads that applied a configuration file (SIGHUP or POST /reload).")
@@ -252,6 +252,7 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
                 }
             }
         }
+        out += replicaMetrics()
         return out
     }
 
@@ -305,6 +306,8 @@ public final class AdminServer: FlushScheduler, @unchecked Sendable {
                 serverFields.append("\"ejections\":\(t.ejections)")
                 serverFields.append("\"address\":\(Self.jsonString(addresses.texts[p][s]))")
                 serverFields.append("\"failovers\":\(addresses.switches[p][s])")
+                serverFields.append("\"role\":\"master\"")
+                if let replicas = replicasJSON(pool: p, server: s) { serverFields.append(replicas) }
                 let prefixes = pool.keyRoutes.filter { $0.server == s }.map(\.prefix).joined(separator: ",")
                 serverFields.append("\"routed_prefixes\":\(Self.jsonString(prefixes))")
                 let h = upstreamLatency(pool: p, server: s)

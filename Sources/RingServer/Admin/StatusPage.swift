@@ -1,6 +1,7 @@
-// The HTML status page at "/": one self-refreshing row per upstream (state, ring share, rates,
-// p99 latency), rates computed in the page from two readings of /stats. It must never keep
-// history on the server or load external assets.
+// The HTML status page at "/": one self-refreshing row per upstream (state, role, failovers,
+// replicas, ring share, rates, p99 latency) and each pool's sentinels; rates computed in
+// the page from two readings of /stats. It must never keep history on the server or load
+// external assets.
 
 import RingConfig
 import RingCore
@@ -58,21 +59,23 @@ extension AdminServer {
           let html = "";
           for (const [pool, p] of Object.entries(st)) {
             if (typeof p !== "object") continue;
-            html += "<h2>pool "+pool+" · "+p.client_connections+" clients</h2><table><tr><th>upstream</th><th>state</th><th>since</th><th>ring share</th><th>req/s</th><th>errors/s</th><th>p99 ms</th><th>requests</th></tr>";
+            html += "<h2>pool "+pool+" · "+p.client_connections+" clients</h2>";
+            if (p.sentinels) html += "<div class='meta' id='sentinels-"+pool+"'>sentinels: "+Object.entries(p.sentinels).map(([a, st]) => a+" <span class='"+st+"'>"+st+"</span>").join(" · ")+"</div>";
+            html += "<table><tr><th>upstream</th><th>state</th><th>since</th><th>role</th><th>failovers</th><th>ring share</th><th>req/s</th><th>errors/s</th><th>p99 ms</th><th>requests</th></tr>";
             for (const [name, s] of Object.entries(p)) {
-              if (typeof s !== "object") continue;
+              if (typeof s !== "object" || !s.latency_us) continue;
               const prev = last && last[pool] && last[pool][name]; const dt = last ? now-last.t : 0;
               const errs = s.server_err+s.server_eof+s.server_timedout;
               const rate = prev&&dt>0 ? ((s.requests-prev.requests)/dt).toFixed(0) : "–";
               const erate = prev&&dt>0 ? ((errs-prev.errs)/dt).toFixed(1) : "–";
-              html += "<tr class='row' data-upstream='"+name+"'><td>"+name+" <small>"+s.address+"</small></td><td class='"+s.state+"'>"+s.state+(s.state_reason&&s.state==="down"?" ("+s.state_reason+")":"")+"</td><td>"+fmtAge(s.state_since)+"</td><td>"+(100*((shares[pool]||{})[name]||0)).toFixed(1)+" %</td><td>"+rate+"</td><td>"+erate+"</td><td>"+(s.latency_us.p99/1000).toFixed(2)+"</td><td>"+s.requests+"</td></tr>";
+              html += "<tr class='row' data-upstream='"+name+"'><td>"+name+" <small>"+s.address+"</small>"+(s.replicas?"<br><small class='replicas'>replicas: "+Object.entries(s.replicas).map(([a, r]) => a+" <span class='"+(r.usable?"up":"down")+"'>"+(r.usable?"read from":"not read from")+"</span> "+r.requests+" req").join(" · ")+"</small>":"")+"</td><td class='"+s.state+"'>"+s.state+(s.state_reason&&s.state==="down"?" ("+s.state_reason+")":"")+"</td><td>"+fmtAge(s.state_since)+"</td><td class='role'>"+s.role+"</td><td class='failovers'>"+s.failovers+"</td><td>"+(100*((shares[pool]||{})[name]||0)).toFixed(1)+" %</td><td>"+rate+"</td><td>"+erate+"</td><td>"+(s.latency_us.p99/1000).toFixed(2)+"</td><td>"+s.requests+"</td></tr>";
             }
             html += "</table>";
           }
           document.getElementById("pools").innerHTML = html;
           const snap = {t: now};
           for (const [pool, p] of Object.entries(st)) { if (typeof p !== "object") continue; snap[pool] = {};
-            for (const [name, s] of Object.entries(p)) if (typeof s === "object") snap[pool][name] = {requests: s.requests, errs: s.server_err+s.server_eof+s.server_timedout}; }
+            for (const [name, s] of Object.entries(p)) if (typeof s === "object" && s.latency_us) snap[pool][name] = {requests: s.requests, errs: s.server_err+s.server_eof+s.server_timedout}; }
           last = snap;
         }
         refresh(); setInterval(refresh, 2000);

@@ -170,7 +170,8 @@ public final class WorkerStats: @unchecked Sendable {
     let commandCount: Int
     let serverOffsets: [Int]
     let count: Int
-    /// Where each pool's block starts; a block is the pool stats, then each server's.
+    /// Where each pool's block starts; a block is the pool stats, then each server's, then
+    /// each replica's.
     let poolOffsets: [Int]
 
     /// Where each pool and server is (a worker's pools in order, reloads included).
@@ -187,6 +188,8 @@ public final class WorkerStats: @unchecked Sendable {
         var n = 0
         for pool in layout.pools {
             offsets.append(n)
+            // The layout's servers: the pool's, then the replicas read_from reads from, then
+            // those a reload retired (see PoolRuntime.statsEntry).
             n += PoolStat.allCases.count + pool.servers.count * ServerStat.allCases.count
         }
         poolOffsets = offsets
@@ -233,6 +236,15 @@ public final class WorkerStats: @unchecked Sendable {
                     .update(from: old.upstreamLatency + (old.serverOffsets[op] + os) * Latency.slots, count: Latency.slots)
             }
         }
+    }
+
+    /// What a replica slot is named by in a layout (not a ring identity, which has no '#').
+    static func replicaIdentity(_ slot: Int) -> String { "replica#\(slot)" }
+
+    /// What stats place `index` of a pool's is named by: a server's ring identity, or past
+    /// the servers, a replica slot.
+    static func identity(_ pool: PoolConfig, _ index: Int) -> String {
+        index < pool.servers.count ? pool.servers[index].ringIdentity : replicaIdentity(index - pool.servers.count)
     }
 
     /// This worker's index of the live pool `name`.

@@ -17,6 +17,8 @@ extension ClientSession {
             forward(request, on: held, command: command)
             return
         }
+        // read_from: one predictable branch for servers without replicas.
+        if server.hasReplicas && sendToReplica(request, of: server, miss: miss, command: command) { return }
         guard let connection = server.isDown ? nil : server.connection(for: state.version, database: state.database) else {
             if mayPark(on: server) { park(on: server) } else { answerUnreachable(server, miss: miss, argumentCount: request.count) }
             return
@@ -70,8 +72,21 @@ extension ClientSession {
                 indices.append(1 + position * step)
                 if kind == .values { merge.assign(position: position, toPart: part) }
             }
-            let server = pool.servers[serverIndex]
-            guard let connection = server.isDown ? nil : server.connection(for: state.version, database: state.database) else {
+            var server = pool.servers[serverIndex]
+            // read_from: a read's part may go to a replica of its server (one branch without).
+            var chosen: UpstreamConnection?
+            if server.hasReplicas {
+                switch replicaChoice(for: server, command: command) {
+                case .master: break
+                case let .refused(message):
+                    merge.fail(part: part, error: errorBytes(message))
+                    continue
+                case let .replica(replica, connection):
+                    server = replica
+                    chosen = connection
+                }
+            }
+            guard let connection = chosen ?? (server.isDown ? nil : server.connection(for: state.version, database: state.database)) else {
                 merge.fail(part: part, error: errorBytes(server.isDown ? server.downMessage : server.unavailableMessage))
                 continue
             }

@@ -21,7 +21,7 @@ extension Worker {
             Int64(bitPattern: all.reduce(0) { t, w in w.pool(named: name).map { t &+ w.load(pool: $0, s) } ?? t })
         }
         func serverSum(_ i: Int, _ s: ServerStat) -> Int64 {
-            let id = pool.config.servers[i].ringIdentity
+            let id = WorkerStats.identity(pool.config, i)
             return Int64(bitPattern: all.reduce(0) { t, w in w.server(id, inPool: name).map { t &+ w.load(pool: $0.pool, server: $0.server, s) } ?? t })
         }
         func f(_ name: String, _ value: String) -> InfoField { InfoField(name, value) }
@@ -77,14 +77,37 @@ extension Worker {
         var own = [f("pool", pool.config.name), f("worker_threads", String(all.count)),
                    f("local_replies", String(poolSum(.requestsAnsweredLocally))),
                    f("forward_error", String(poolSum(.forwardError))), f("fragments", String(poolSum(.fragments)))]
+        // Where each server is now (Sentinel or DNS may have moved it), and the sentinels.
+        // The board's indices are this worker's unless a reload has not reached it yet.
+        let view = healthBoard?.view()
+        let board = view?.layout == appliedLayout ? view : nil
         for (i, server) in pool.config.servers.enumerated() {
-            let up = healthBoard?.tracker(pool: p, server: i).isUp ?? true
+            let up = board?.trackers[p][i].isUp ?? true
             let errors = serverSum(i, .serverErr) + serverSum(i, .serverEOF) + serverSum(i, .serverTimedout)
-            own.append(f("upstream_\(server.displayName)", "address=\(server.addressText),state=\(up ? "up" : "down"),"
+            let placement = UpstreamPlacement(address: board?.addressTexts[p][i] ?? server.addressText, role: "master",
+                                              failovers: board?.switches[p][i] ?? 0)
+            own.append(f("upstream_\(server.displayName)", "\(placement.infoText),state=\(up ? "up" : "down"),"
                 + "requests=\(serverSum(i, .requests)),responses=\(serverSum(i, .responses)),errors=\(errors),"
                 + "in_queue=\(serverSum(i, .inQueue)),leased_connections=\(serverSum(i, .leasesInUse)),"
                 + "blocked_clients=\(serverSum(i, .blockedClients)),transactions=\(serverSum(i, .transactions)),"
                 + "transactions_aborted=\(serverSum(i, .transactionsAborted)),noscript_reloads=\(serverSum(i, .scriptReloads))"))
+        }
+        // The replicas read_from reads from, after the servers (stats index: the server
+        // count plus the slot).
+        if let replicas = board?.replicas {
+            let slots = replicas.slots()[p], states = replicas.states()
+            let servers = pool.config.servers.count
+            for (slot, spec) in slots.enumerated() where !spec.address.host.isEmpty {
+                let i = servers + slot
+                let errors = serverSum(i, .serverErr) + serverSum(i, .serverEOF) + serverSum(i, .serverTimedout)
+                let placement = UpstreamPlacement(address: "\(spec.address.host):\(spec.address.port)", role: "replica", failovers: 0)
+                own.append(f("replica_\(pool.config.servers[spec.server].displayName)_\(slot)",
+                             "\(placement.infoText),state=\(states.usable[p][slot] ? "up" : "down"),"
+                                 + "requests=\(serverSum(i, .requests)),responses=\(serverSum(i, .responses)),errors=\(errors)"))
+            }
+        }
+        if let states = board?.sentinelUp[p], !states.isEmpty {
+            own += SentinelInfo.fields(pool.config.sentinel.sentinels.enumerated().map { ("\($1.host):\($1.port)", states[$0]) })
         }
         sections.append(InfoSection(InfoQuery.proxySection, own))
         return sections

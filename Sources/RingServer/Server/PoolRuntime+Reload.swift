@@ -31,7 +31,9 @@ extension PoolRuntime {
         for (i, spec) in new.servers.enumerated() {
             if let s = byIdentity.removeValue(forKey: spec.ringIdentity) {
                 if s.canKeep(spec, in: new, was: old) {
+                    let was = s.index
                     s.keep(at: i, spec: spec)
+                    for r in s.reloadReplicas(wasIndex: was, was: old) { retiredServers.append(r) }
                     next.append(s)
                     continue
                 }
@@ -41,7 +43,9 @@ extension PoolRuntime {
         }
         for s in before where byIdentity[s.spec.ringIdentity] === s { retire(s) }
         servers = next
-        for (k, s) in retiredServers.enumerated() { s.index = servers.count + k }
+        // Stats places: the servers, the replica slots (see UpstreamServer+Replicas), then
+        // the retired.
+        for (k, s) in retiredServers.enumerated() { s.index = servers.count + new.replicaSlots.count + k }
         pubsub.serversChanged(from: before)
         if old.listen != new.listen {
             closeListeners()
@@ -50,9 +54,14 @@ extension PoolRuntime {
         if new.preconnect { preconnect() }
     }
 
+    /// A server and its replicas retire together.
     private func retire(_ s: UpstreamServer) {
         s.retire()
         retiredServers.append(s)
+        for r in s.replicas {
+            r.retire()
+            retiredServers.append(r)
+        }
     }
 
     /// A listener a reload asked for; one that cannot be opened is logged, and the pool
@@ -83,8 +92,19 @@ extension PoolRuntime {
     /// Where this pool's counters go in the worker's layout: its servers, then its retired
     /// ones (counted until they close, never reported).
     var statsEntry: StatsLayout.Pool {
-        StatsLayout.Pool(name: config.name, uid: uid, retired: retired,
-                         servers: servers.map { StatsLayout.Server(identity: $0.spec.ringIdentity, uid: $0.uid) }
-                             + retiredServers.map { StatsLayout.Server(identity: $0.spec.ringIdentity, uid: $0.uid, retired: true) })
+        var replicas = [StatsLayout.Server?](repeating: nil, count: config.replicaSlots.count)
+        for s in servers {
+            for r in s.replicas {
+                if let slot = r.replicaSlot, slot < replicas.count {
+                    replicas[slot] = StatsLayout.Server(identity: WorkerStats.replicaIdentity(slot), uid: r.uid)
+                }
+            }
+        }
+        // Every slot has its place, filled or not (a slot without a replica object here
+        // counts nothing).
+        let slots = replicas.enumerated().map { $0.element ?? StatsLayout.Server(identity: WorkerStats.replicaIdentity($0.offset), uid: StatsLayout.placeholder) }
+        return StatsLayout.Pool(name: config.name, uid: uid, retired: retired,
+                                servers: servers.map { StatsLayout.Server(identity: $0.spec.ringIdentity, uid: $0.uid) } + slots
+                                    + retiredServers.map { StatsLayout.Server(identity: $0.spec.ringIdentity, uid: $0.uid, retired: true) })
     }
 }

@@ -42,11 +42,20 @@ public final class HealthBoard: @unchecked Sendable {
     private var switches: [[UInt64]]
     /// Whether each pool's sentinels answered their last poll (written by the checker).
     private var sentinelUp: [[Bool]]
-    /// Wakes the checker thread to poll the sentinels now (a worker saw READONLY).
+    /// The replicas read_from reads from, and whether each is usable (a reload replaces it).
+    private var replicaBoard: ReplicaBoard
+    public var replicas: ReplicaBoard {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return replicaBoard
+    }
+    /// Wakes the checker thread to poll the sentinels and re-resolve host names now (a
+    /// worker saw READONLY or a refused connection).
     private var sentinelPollWaker: LoopAsync?
 
     public init(config: ProxyConfig) {
         pthread_mutex_init(&lock, nil)
+        replicaBoard = ReplicaBoard(config: config)
         servers = config.pools.map(\.servers)
         keys = config.pools.map { pool in pool.servers.map { HealthBoard.key(pool.name, $0.ringIdentity) } }
         running = config
@@ -103,18 +112,38 @@ public final class HealthBoard: @unchecked Sendable {
     /// server is up (ROLE just answered there, and the old master's failures say nothing of
     /// it), and every worker wakes to retire its connections to the old address.
     func switchAddress(_ a: sockaddr_storage, pool: Int, server: Int, change: SentinelSwitch) {
+        move(a, text: "\(change.to.host):\(change.to.port)", pool: pool, server: server,
+             why: "Sentinel failover (epoch \(change.epoch))", confirmed: true)
+    }
+
+    /// A server's host name now resolves to another address: its connections are retired as
+    /// for a Sentinel switch, but its health stays as the checks left it (nothing has
+    /// answered at the new address yet).
+    func dnsMoved(_ a: sockaddr_storage, text: String, pool: Int, server: Int, host: String) {
+        move(a, text: text, pool: pool, server: server, why: "DNS re-resolved (\(host))", confirmed: false)
+    }
+
+    /// The address text, for the log, /stats and INFO, without a switch (the first
+    /// resolution of a host name).
+    func setAddressText(_ text: String, pool: Int, server: Int) {
+        pthread_mutex_lock(&lock)
+        addressTexts[pool][server] = text
+        pthread_mutex_unlock(&lock)
+    }
+
+    private func move(_ a: sockaddr_storage, text: String, pool: Int, server: Int, why: String, confirmed: Bool) {
         let nowMs = Self.nowMs()
         pthread_mutex_lock(&lock)
         addresses[pool][server] = a
         let old = addressTexts[pool][server]
-        addressTexts[pool][server] = "\(change.to.host):\(change.to.port)"
+        addressTexts[pool][server] = text
         switches[pool][server] += 1
-        _ = trackers[pool][server].masterConfirmed(nowMs: nowMs)
+        if confirmed { _ = trackers[pool][server].masterConfirmed(nowMs: nowMs) }
         changes += 1
         let wake = subscribers
         pthread_mutex_unlock(&lock)
         let name = servers[pool][server].displayName
-        logNotice("upstream \(name) \(old) -> \(change.to.host):\(change.to.port): Sentinel failover (epoch \(change.epoch))")
+        logNotice("upstream \(name) \(old) -> \(text): \(why)")
         for w in wake { w.send() }
     }
 
@@ -251,6 +280,9 @@ public final class HealthBoard: @unchecked Sendable {
     /// may have changed) unless the file gives them a new one; `resolved` has the address of
     /// every server, used where the file's address is new. Wakes every worker.
     func reconfigure(_ config: ProxyConfig, resolved: [[sockaddr_storage]]) {
+        // Made (and its listed replicas resolved) before the lock.
+        let newReplicas = ReplicaBoard(config: config)
+        newReplicas.carry(from: replicas)
         pthread_mutex_lock(&lock)
         var oldAt: [String: (Int, Int)] = [:]
         for (p, list) in keys.enumerated() { for (s, k) in list.enumerated() { oldAt[k] = (p, s) } }
@@ -288,6 +320,8 @@ public final class HealthBoard: @unchecked Sendable {
         keys = config.pools.map { pool in pool.servers.map { HealthBoard.key(pool.name, $0.ringIdentity) } }
         running = config
         layout += 1
+        newReplicas.layout = layout
+        replicaBoard = newReplicas
         changes += 1
         let wake = subscribers
         pthread_mutex_unlock(&lock)
@@ -345,12 +379,15 @@ public final class HealthBoard: @unchecked Sendable {
         var sentinelUp: [[Bool]]
         var stats: [WorkerStats]
         var reload: ReloadRecord?
+        var replicas: ReplicaBoard
+        var layout: UInt64
     }
 
     func view() -> View {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
         return View(config: running, trackers: trackers, addressTexts: addressTexts, switches: switches,
-                    sentinelUp: sentinelUp, stats: workerStats, reload: reloadRecord)
+                    sentinelUp: sentinelUp, stats: workerStats, reload: reloadRecord,
+                    replicas: replicaBoard, layout: layout)
     }
 }

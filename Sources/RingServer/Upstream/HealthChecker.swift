@@ -15,6 +15,10 @@ public final class HealthChecker: FlushScheduler {
     let board: HealthBoard
     private var probes: [HealthProbe] = []
     private var watchers: [SentinelWatcher] = []
+    /// Re-resolves servers given by host name (nil: none to follow).
+    private(set) var dns: DNSRefresher?
+    /// Checks the replicas read_from reads from (nil: none).
+    private var replicaProber: ReplicaProber?
     private var timers: [LoopTimer] = []
     private var stopper: LoopAsync?
     private var pollWaker: LoopAsync?
@@ -36,15 +40,20 @@ public final class HealthChecker: FlushScheduler {
             watchers.append(SentinelWatcher(checker: self, pool: pool, poolIndex: p))
         }
         for w in watchers { w.start() }
-        if !watchers.isEmpty {
-            let waker = LoopAsync(loop) { [unowned self] in for w in self.watchers { w.pollRequested() } }
+        dns = DNSRefresher(checker: self, config: config)
+        replicaProber = ReplicaProber(checker: self, config: config)
+        if !watchers.isEmpty || dns != nil {
+            let waker = LoopAsync(loop) { [unowned self] in
+                for w in self.watchers { w.pollRequested() }
+                self.dns?.requested()
+            }
             pollWaker = waker
             board.setSentinelPollWaker(waker)
         }
         stopper = LoopAsync(loop) { [unowned self] in self.shutDown() }
     }
 
-    public var isEnabled: Bool { !probes.isEmpty || !watchers.isEmpty }
+    public var isEnabled: Bool { !probes.isEmpty || !watchers.isEmpty || dns != nil || replicaProber != nil }
 
     /// A server moved to a new address: its probe's connection to the old one is dropped, so
     /// the next check (and nothing older) speaks for the new master.
@@ -70,6 +79,8 @@ public final class HealthChecker: FlushScheduler {
         for t in timers { t.close() }
         for p in probes { p.close() }
         for w in watchers { w.close() }
+        dns?.close()
+        replicaProber?.close()
         board.setSentinelPollWaker(nil)
         pollWaker?.close()
         pollWaker = nil
@@ -139,23 +150,15 @@ final class HealthProbe: StreamHandler {
             s = Stream(loop: checker.loop, kind: .pipe, scheduler: checker)
             s.handler = self
             s.connect(toPath: path)
-        case let .tcp(host, port):
+        case .tcp:
+            // A name is asked again first (see DNSRefresher): a server replaced behind it
+            // is found as soon as its old address stops answering.
+            if checker.dns?.follows(pool: poolIndex, server: serverIndex) == true {
+                checker.dns?.refresh(pool: poolIndex, server: serverIndex)
+            }
             let current = checker.board.currentAddress(pool: poolIndex, server: serverIndex)
             switches = current.switches
             var a = current.address
-            // A name is re-resolved until Sentinel gives an address, which then stands.
-            if switches == 0 && !isNumericHost(host) {
-                // Blocking is acceptable here: this is the checker's thread, not a worker's.
-                switch resolveAddress(host: host, port: port) {
-                case let .success(fresh):
-                    a = fresh
-                    checker.board.setAddress(fresh, pool: poolIndex, server: serverIndex)
-                case let .failure(e):
-                    stream = nil
-                    failed("\(e)")
-                    return
-                }
-            }
             s = Stream(loop: checker.loop, kind: .tcp, scheduler: checker)
             s.handler = self
             let r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { s.connect(to: $0) } }

@@ -19,6 +19,8 @@ final class SentinelWatcher {
     /// The servers' own AUTH, for the ROLE check on a candidate master.
     private let serverUser: String?
     private let serverPassword: String?
+    /// read_from reads from replicas: SENTINEL REPLICAS is asked with every poll.
+    private let asksReplicas: Bool
 
     /// The channels a subscription listens to: the switch itself, and the events after
     /// which a poll is worth doing at once.
@@ -39,6 +41,7 @@ final class SentinelWatcher {
         }
         serverUser = pool.redisUser
         serverPassword = pool.redisAuth
+        asksReplicas = pool.readFrom != .master
         let board = checker.board
         peers = settings.sentinels.enumerated().map { i, address in
             SentinelPeer(address: address) { up in board.setSentinelUp(up, pool: poolIndex, sentinel: i) }
@@ -108,8 +111,9 @@ final class SentinelWatcher {
         link.onEnd = { [unowned peer] in peer.subscription = nil }
     }
 
-    /// One sentinel polled: INFO sentinel (for TILT), then SENTINEL MASTER for every server,
-    /// pipelined on a link of its own that sentinel_timeout ends.
+    /// One sentinel polled: INFO sentinel (for TILT), then SENTINEL MASTER for every server
+    /// (and SENTINEL REPLICAS, when the pool reads from replicas), pipelined on a link of its
+    /// own that sentinel_timeout ends.
     private func poll(_ peer: SentinelPeer) {
         guard peer.query == nil else { return }  // the last poll is still within its timeout
         guard let link = ControlLink(loop: checker.loop, scheduler: checker, address: peer.address) else {
@@ -121,23 +125,31 @@ final class SentinelWatcher {
         var owed = link.auth(user: settings.user, password: settings.password)
         link.send(["INFO", "sentinel"])
         for n in names { link.send(["SENTINEL", "MASTER", n]) }
+        if asksReplicas { for n in names { link.send(["SENTINEL", "REPLICAS", n]) } }
+        let total = asksReplicas ? 2 * names.count : names.count
         var tilt = false
         var next = -1  // -1: INFO's reply; then the index of the server whose answer is next
         link.onReply = { [unowned self, unowned peer, unowned link] reply in
             if owed > 0 { owed -= 1; return }
             if next < 0 {
                 tilt = SentinelAnswer.tilt(inInfo: reply.text ?? "")
+            } else if next >= self.names.count {
+                // A sentinel in TILT is not trusted about replicas either.
+                if !tilt, case .array = reply {
+                    self.checker.board.replicas.sentinelNamed(SentinelReplicas.healthy(reply), pool: self.poolIndex,
+                                                              server: next - self.names.count)
+                }
             } else if let fields = reply.fields, let answer = SentinelAnswer(fields: fields, tilt: tilt) {
                 self.consider(answer, server: next)
             }
             next += 1
-            if next == self.names.count {
+            if next == total {
                 peer.noteUp()
                 link.close()
             }
         }
         link.onEnd = { [unowned peer] in
-            if next < self.names.count { peer.noteDown("no answer within \(self.settings.timeoutMs) ms") }
+            if next < total { peer.noteDown("no answer within \(self.settings.timeoutMs) ms") }
             peer.query = nil
         }
     }
@@ -175,6 +187,7 @@ final class SentinelWatcher {
 
     private func switchServer(_ server: Int, _ change: SentinelSwitch) {
         guard case let .success(resolved) = resolveAddress(host: change.to.host, port: change.to.port) else { return }
+        checker.dns?.sentinelTookOver(pool: poolIndex, server: server)
         checker.board.switchAddress(resolved, pool: poolIndex, server: server, change: change)
         checker.addressSwitched(pool: poolIndex, server: server)
     }

@@ -66,7 +66,7 @@ final class UpstreamConnection: StreamHandler {
     /// A finished lease whose client moved on before its last replies came: it goes back to
     /// the server's idle leases once they have.
     var giveBackWhenIdle = false
-    /// Sentinel-managed servers only: a copy of every read-only request still awaiting its
+    /// Servers Sentinel or DNS may move only: a copy of every read-only request still awaiting its
     /// reply, in queue order (each entry's `retainedBytes`), because written bytes are gone
     /// from the output and a failover re-sends written reads once. nil until the first.
     private var retainedReads: ByteBuffer?
@@ -79,7 +79,7 @@ final class UpstreamConnection: StreamHandler {
         self.server = server
         self.version = version
         self.database = database
-        retainsReads = !server.pool.config.sentinel.sentinels.isEmpty
+        retainsReads = server.followsAddress
         stream = server.makeStream()
         stream.handler = self
         stats.add(pool: server.pool.index, server: server.index, .serverConnections)
@@ -237,8 +237,9 @@ final class UpstreamConnection: StreamHandler {
     }
 
     /// An error reply about the server, not the request (see UpstreamErrorReply): LOADING
-    /// and MASTERDOWN count as a passive failure; READONLY from a Sentinel-managed server
-    /// retires this connection and has the sentinels polled at once. True when this
+    /// and MASTERDOWN count as a passive failure; READONLY from a server given by Sentinel or
+    /// by host name retires this connection and has the sentinels polled and the name
+    /// resolved again at once. True when this
     /// connection is gone.
     private func serverStateError(_ reply: UnsafeRawBufferPointer) -> Bool {
         switch UpstreamErrorReply.classify(reply) {

@@ -17,7 +17,8 @@ enum UpstreamFailure: Equatable, CustomStringConvertible {
     case protocolError(String)
     /// A reply with no request waiting for it.
     case unexpectedReply
-    /// Sentinel moved the server to a new master: the connection to the old one is retired.
+    /// Sentinel (or DNS) moved the server to a new master: the connection to the old one is
+    /// retired.
     case failedOver
     /// The server answered -LOADING or -MASTERDOWN (its text): it cannot serve for now.
     case cannotServe(String)
@@ -34,7 +35,7 @@ enum UpstreamFailure: Equatable, CustomStringConvertible {
         case let .protocolError(why): return "protocol error in reply (\(why))"
         case .unexpectedReply: return "sent a reply nobody asked for"
         case .failedOver:
-            return "Sentinel failed the server over to a new master while the command was in flight; it may or may not have been applied"
+            return "the server moved to a new master (a failover) while the command was in flight; it may or may not have been applied"
         case let .cannotServe(why): return "answered \(why)"
         case .becameReplica:
             return "the server became a replica (it answered READONLY) while the command was in flight; it may or may not have been applied"

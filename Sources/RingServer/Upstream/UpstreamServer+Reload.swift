@@ -50,4 +50,28 @@ extension UpstreamServer {
         forEachConnection { if $0.oldestQueuedAt != nil { busy = true } }
         return !busy
     }
+
+    /// Kept by a reload (after `keep`, with the pool's new config): its replicas stay when
+    /// its replica slots are the same ones (their stats place follows the new server
+    /// count); otherwise new ones take over and the old retire. Returns those retired.
+    func reloadReplicas(wasIndex: Int, was old: PoolConfig) -> [UpstreamServer] {
+        let new = pool.config
+        let before = old.replicaSlots.enumerated().filter { $0.element.server == wasIndex }
+        let after = new.replicaSlots.enumerated().filter { $0.element.server == index }
+        if before.map(\.element.address) == after.map(\.element.address) && old.readFrom == new.readFrom {
+            for (r, slot) in zip(replicas, after.map(\.offset)) {
+                r.replicaSlot = slot
+                r.index = new.servers.count + slot
+            }
+            replicaGeneration = 0
+            return []
+        }
+        let retired = replicas
+        for r in retired { r.retire() }
+        replicas = makeReplicas()
+        rotation = ReplicaRotation(count: replicas.count)
+        hasReplicas = !replicas.isEmpty
+        replicaGeneration = 0
+        return retired
+    }
 }

@@ -26,6 +26,22 @@ final class UpstreamServer {
     var retired = false
     /// When a retired server closed its connections (see PoolRuntime.sweepRetired).
     var closedAt: UInt64?
+    /// Sentinel or DNS may move the server's address: a READONLY reply (a demoted master)
+    /// retires the connection and has the checker look again, and written reads are kept
+    /// to be re-sent once after a move.
+    let followsAddress: Bool
+    /// For a replica read_from reads from: its slot in the pool's `replicas` (its stats
+    /// index is the pool's server count plus this). nil for the pool's servers.
+    var replicaSlot: Int?
+    /// A server's replicas (see UpstreamServer+Replicas.swift), and the rotation of reads
+    /// over the usable ones; empty unless read_from sends reads to replicas.
+    var replicas: [UpstreamServer] = []
+    var rotation = ReplicaRotation(count: 0)
+    /// The one test the request path makes for replicas: false unless this server has some.
+    var hasReplicas = false
+    var replicaGeneration: UInt64 = 0
+    /// How many times Sentinel put another replica in this replica's slot, as applied.
+    private(set) var replicaEpoch: UInt64 = 0
     /// Both protocol versions' connections to the pool's redis_db in one list: RESP2's in
     /// the first `perVersion` slots, RESP3's in the next (see `slot`). Nearly every client
     /// stays in that database, so its connections are found without a lookup.
@@ -63,8 +79,9 @@ final class UpstreamServer {
     var parked: [ClientSession] = []
     private var releaseDue = false
 
-    init(worker: Worker, pool: PoolRuntime, spec: ServerSpec, index: Int, address: sockaddr_storage) {
+    init(worker: Worker, pool: PoolRuntime, spec: ServerSpec, index: Int, address: sockaddr_storage, replicaSlot: Int? = nil) {
         self.worker = worker
+        self.replicaSlot = replicaSlot
         self.pool = pool
         self.spec = spec
         self.index = index
@@ -74,7 +91,20 @@ final class UpstreamServer {
         startDatabase = pool.config.redisDB
         connections = Array(repeating: nil, count: 2 * perVersion)
         let sentinel = pool.config.sentinel
-        hold = FailoverHold(limitMs: sentinel.sentinels.isEmpty ? 0 : sentinel.failoverHoldMs)
+        if replicaSlot != nil {
+            // A replica is read from only while the checker finds it usable; it never moves.
+            followsAddress = false
+        } else if case let .tcp(host, _) = spec.address, pool.config.dnsRefreshMs > 0, !isNumericHost(host) {
+            followsAddress = true
+        } else {
+            followsAddress = sentinel.isEnabled
+        }
+        hold = FailoverHold(limitMs: sentinel.sentinels.isEmpty || replicaSlot != nil ? 0 : sentinel.failoverHoldMs)
+        if replicaSlot == nil {
+            replicas = makeReplicas()
+            rotation = ReplicaRotation(count: replicas.count)
+            hasReplicas = !replicas.isEmpty
+        }
     }
 
     /// "NAME ADDRESS", as log lines name the server.
@@ -132,7 +162,11 @@ final class UpstreamServer {
             stream.connect(toPath: path)
             return true
         case .tcp:
-            var target = retired ? address : pool.board?.address(pool: pool.index, server: index, key: boardKey) ?? address
+            // A retired server keeps the address it had; the board's indices may be a
+            // reload's by now.
+            var target = retired ? address
+                : replicaSlot.map { pool.board?.replicas.address(pool: pool.index, replica: $0, layout: worker.appliedLayout) ?? address }
+                ?? pool.board?.address(pool: pool.index, server: index, key: boardKey) ?? address
             let r = withUnsafePointer(to: &target) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { stream.connect(to: $0) }
             }
@@ -222,7 +256,8 @@ final class UpstreamServer {
     /// Only checks can bring a server back, so without health checks (interval 0) a
     /// failure is not reported: the connect back-off alone paces the retries.
     private func reportDown(_ failure: UpstreamFailure) {
-        guard pool.config.health.intervalMs > 0, !retired else { return }
+        // A replica's usability is the checker's (ROLE, link, lag), not the health board's.
+        guard pool.config.health.intervalMs > 0, replicaSlot == nil, !retired else { return }
         pool.board?.passiveFailure(pool: pool.index, server: index, key: boardKey, why: failure.description,
                                    switches: addressSwitches)
     }
@@ -242,6 +277,17 @@ final class UpstreamServer {
         forEachConnection { old.append($0) }
         for c in old { c.fail(.failedOver) }
         pool.pubsub.serverMoved(index)
+    }
+
+    /// Sentinel put another replica in this replica's slot (or emptied it): the connections
+    /// to the old one are retired; unsent reads move to the new one.
+    func replicaMoved(epoch: UInt64) {
+        replicaEpoch = epoch
+        backoff.reset()
+        lastFailure = nil
+        var old: [UpstreamConnection] = []
+        forEachConnection { old.append($0) }
+        for c in old { c.fail(.failedOver) }
     }
 
     func connectionSucceeded() {
@@ -268,13 +314,16 @@ final class UpstreamServer {
         consecutiveRequestFailures += 1
         // A Sentinel-managed master that closes or refuses connections may have been
         // demoted (Sentinel kills the old master's clients when it reconfigures it) or
-        // killed: the sentinels are asked at once rather than at the next poll.
-        if failure.marksServerDown && !pool.config.sentinel.sentinels.isEmpty { pool.board?.requestSentinelPoll() }
+        // killed: the sentinels are asked at once rather than at the next poll. A host name
+        // is resolved again at once for the same reason.
+        if failure.marksServerDown && followsAddress { pool.board?.requestSentinelPoll() }
         if failure.marksServerDown || consecutiveRequestFailures >= pool.config.serverFailureLimit {
             reportDown(failure)
         }
         noteFailure(failure)
-        if connection.everConnected { backoff.brokeAfterWorking() }
+        // A replica is not retried at once: with prefer_replica its reads go to the master
+        // meanwhile, and the checker decides when it is read from again.
+        if connection.everConnected && replicaSlot == nil { backoff.brokeAfterWorking() }
     }
 
     /// The worker's subscriber connection to this server broke: the server is marked as a
@@ -314,6 +363,7 @@ final class UpstreamServer {
             if let l = limit, now >= oldest + l { late.append(conn) }
         }
         for conn in late { conn.fail(.timedOut(ms: Int(timeoutMs))) }
+        for r in replicas { r.expireRequests(now: now, timeoutMs: timeoutMs) }
     }
 
     /// Stores this worker's queue gauges for the server (see `ServerStat.isGauge`).
@@ -330,9 +380,13 @@ final class UpstreamServer {
         stats.set(pool: pool.index, server: index, .inQueueBytes, UInt64(total.inBytes))
         stats.set(pool: pool.index, server: index, .outQueue, UInt64(total.outQueue))
         stats.set(pool: pool.index, server: index, .outQueueBytes, UInt64(total.outBytes))
+        // Every tick, with or without a pool timeout: the checker's news about replicas.
+        if hasReplicas { applyReplicaStates() }
+        for r in replicas { r.sampleQueues() }
     }
 
     func closeAll() {
         forEachConnection { $0.stream.close() }
+        for r in replicas { r.closeAll() }
     }
 }
