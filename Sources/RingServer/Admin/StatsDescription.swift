@@ -18,8 +18,18 @@ public enum StatsDescription {
         ("ejections", "# times the server was marked down"),
         ("address", "the server's current address (host:port or socket path; with sentinels, the master Sentinel names)"),
         ("failovers", "# times Sentinel moved the server to another address"),
+        ("role", "what the proxy uses the address as (master)"),
+        ("replicas", "the replicas read_from reads from, by address: role, usable, reason and their request counters"),
         ("routed_prefixes", "key prefixes key_routes sends to this server, comma-separated (empty: none)"),
         ("latency_us", "p50, p90, p99, p999 and max microseconds from queueing to reply"),
+    ]
+
+    /// Top-level /stats fields beside nutcracker's, once a reload was tried.
+    static let processExtras: [(String, String)] = [
+        ("last_reload", "Unix time of the last reload attempt (SIGHUP or POST /reload)"),
+        ("last_reload_result", "ok, or failed (nothing changed)"),
+        ("last_reload_message", "the last reload's log line, or its error"),
+        ("reload_failures", "# reloads refused (invalid file, unresolvable name, listen address in use)"),
     ]
 
     public static var text: String {
@@ -32,6 +42,8 @@ public enum StatsDescription {
         lines += ["", "server stats:"]
         lines += ServerStat.allCases.map { line($0.name, $0.help) }
         lines += serverExtras.map { line($0.0, $0.1) }
+        lines += ["", "process stats:"]
+        lines += processExtras.map { line($0.0, $0.1) }
         lines += [
             "",
             "GET /stats on the admin listener (-s, -a) returns these per pool and per server (keyed by",
@@ -42,7 +54,10 @@ public enum StatsDescription {
             "ringproxy_upstream_failed_checks_total, ringproxy_upstream_ejections_total,",
             "ringproxy_upstream_address_info, ringproxy_upstream_failovers_total,",
             "ringproxy_upstream_latency_seconds and ringproxy_command_latency_seconds (histograms),",
-            "ringproxy_uptime_seconds and ringproxy_build_info.",
+            "ringproxy_uptime_seconds and ringproxy_build_info; ringproxy_config_reloads_total,",
+            "ringproxy_config_reload_failures_total, ringproxy_config_last_reload_timestamp_seconds",
+            "and ringproxy_config_last_reload_success; ringproxy_sentinel_up, and for read_from",
+            "ringproxy_replica_usable and ringproxy_replica_NAME_total.",
         ]
         return lines.joined(separator: "\n")
     }
