@@ -5,7 +5,7 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libuv1-dev libyaml-dev redis-server redis-tools pkg-config
-TEST_APT_PACKAGES := $(APT_PACKAGES) nutcracker python3-pip python3-yaml chromium
+TEST_APT_PACKAGES := $(APT_PACKAGES) nutcracker python3-pip python3-yaml chromium curl
 # The client libraries the integration tests run unmodified through the proxy, pinned.
 PY_TEST_PACKAGES := redis==8.1.0 prometheus-client limits==5.8.0 python-redis-lock==4.0.1 huey==3.5.4 rq==2.12.0 \
 	Django==5.2.19 celery==5.7.0 kombu==5.7.0
