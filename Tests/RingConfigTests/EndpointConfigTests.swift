@@ -9,18 +9,6 @@ final class EndpointConfigTests: XCTestCase {
         "alpha:\n  listen: 127.0.0.1:22121\n  redis: true\n\(extra)  servers:\n\(servers)"
     }
 
-    func refusal(_ yaml: String) -> ConfigError? {
-        do {
-            _ = try ConfigLoader.parse(yaml, file: "e.yml")
-            return nil
-        } catch let e as ConfigError {
-            return e
-        } catch {
-            XCTFail("\(error)")
-            return nil
-        }
-    }
-
     func testDNSRefreshDefaultsToFiveSeconds() throws {
         XCTAssertEqual(try ConfigLoader.parse(pool(""), file: "e.yml").pools[0].dnsRefreshMs, 5000)
         XCTAssertEqual(try ConfigLoader.parse(pool("  dns_refresh_interval: 0\n"), file: "e.yml").pools[0].dnsRefreshMs, 0)

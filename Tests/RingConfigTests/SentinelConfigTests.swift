@@ -9,18 +9,6 @@ final class SentinelConfigTests: XCTestCase {
         "alpha:\n  listen: 127.0.0.1:22121\n  redis: true\n\(extra)  servers:\n\(servers)"
     }
 
-    func refusal(_ yaml: String) -> ConfigError? {
-        do {
-            _ = try ConfigLoader.parse(yaml, file: "s.yml")
-            return nil
-        } catch let e as ConfigError {
-            return e
-        } catch {
-            XCTFail("\(error)")
-            return nil
-        }
-    }
-
     func testKeysLoadWithDefaults() throws {
         let c = try ConfigLoader.parse(pool("  sentinels:\n   - 127.0.0.1:26379\n   - 127.0.0.1:26380\n"), file: "s.yml")
         let s = c.pools[0].sentinel
