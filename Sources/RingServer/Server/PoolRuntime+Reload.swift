@@ -13,8 +13,19 @@ extension PoolRuntime {
     /// callbacks (which still reach it) have long run by then.
     static let retiredReleaseMs: UInt64 = 1_000
 
-    /// `addresses`: the board's address of every server of `new`, in its order.
-    func reconfigure(_ new: PoolConfig, index: Int, addresses: [sockaddr_storage], primary: Bool) {
+    /// What `reconfigure` leaves for `finishReload`: the server list before it, and whether
+    /// the listener moved.
+    struct ReloadEffects {
+        var before: [UpstreamServer]
+        var listenMoved: Bool
+    }
+
+    /// The new settings, ring and server list, and nothing that counts: the worker's
+    /// counters are still in the old layout until every pool is reconfigured (see
+    /// Worker.apply), so whatever may count (connections, subscriptions, parked clients
+    /// going on) waits for `finishReload`. `addresses`: the board's address of every server
+    /// of `new`, in its order.
+    func reconfigure(_ new: PoolConfig, index: Int, addresses: [sockaddr_storage]) -> ReloadEffects {
         let old = config
         config = new
         self.index = index
@@ -46,12 +57,20 @@ extension PoolRuntime {
         // Stats places: the servers, the replica slots (see UpstreamServer+Replicas), then
         // the retired.
         for (k, s) in retiredServers.enumerated() { s.index = servers.count + new.replicaSlots.count + k }
-        pubsub.serversChanged(from: before)
-        if old.listen != new.listen {
+        return ReloadEffects(before: before, listenMoved: old.listen != new.listen)
+    }
+
+    /// Once the worker counts in the new layout: subscriptions follow the new server list,
+    /// the listener moves, connections are made, and clients parked on a retired server go
+    /// on by the new ring.
+    func finishReload(_ effects: ReloadEffects, primary: Bool) {
+        pubsub.serversChanged(from: effects.before)
+        if effects.listenMoved {
             closeListeners()
             openListener(primary: primary)
         }
-        if new.preconnect { preconnect() }
+        if config.preconnect { preconnect() }
+        for s in retiredServers where !s.parked.isEmpty { s.releaseParked() }
     }
 
     /// A server and its replicas retire together.

@@ -62,16 +62,18 @@ extension Worker {
         retiredPools.removeAll { $0.closedAt.map { now >= $0 + PoolRuntime.retiredReleaseMs } ?? false }
         var byName: [String: PoolRuntime] = [:]
         for p in pools { byName[p.config.name] = p }
+        // First the structure (nothing counts yet: the counters are in the old layout)...
         var next: [PoolRuntime] = []
+        var kept: [(PoolRuntime, PoolRuntime.ReloadEffects)] = []
+        var added: [PoolRuntime] = []
         for (i, config) in plan.config.pools.enumerated() {
             if let p = byName.removeValue(forKey: config.name) {
-                p.reconfigure(config, index: i, addresses: plan.addresses[i], primary: id == 0)
+                kept.append((p, p.reconfigure(config, index: i, addresses: plan.addresses[i])))
                 next.append(p)
             } else {
                 let p = PoolRuntime(worker: self, config: config, index: i, addresses: plan.addresses[i],
                                     clientCount: clientCounts.counter(pool: config.name))
-                p.openListener(primary: id == 0)
-                if config.preconnect { p.preconnect() }
+                added.append(p)
                 next.append(p)
             }
         }
@@ -89,6 +91,12 @@ extension Worker {
         fresh.carry(from: stats)
         stats = fresh
         healthBoard?.setStats(fresh, worker: id)
+        // ...then what counts, in the new layout.
+        for (p, effects) in kept { p.finishReload(effects, primary: id == 0) }
+        for p in added {
+            p.openListener(primary: id == 0)
+            if p.config.preconnect { p.preconnect() }
+        }
         appliedLayout = plan.layout
         forceHealthApply()
         plan.workerApplied()

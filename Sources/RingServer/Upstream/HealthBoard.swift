@@ -147,23 +147,10 @@ public final class HealthBoard: @unchecked Sendable {
         for w in wake { w.send() }
     }
 
-    func setAddress(_ a: sockaddr_storage, pool: Int, server: Int) {
-        pthread_mutex_lock(&lock)
-        addresses[pool][server] = a
-        pthread_mutex_unlock(&lock)
-    }
-
     func setSentinelUp(_ up: Bool, pool: Int, sentinel: Int) {
         pthread_mutex_lock(&lock)
         sentinelUp[pool][sentinel] = up
         pthread_mutex_unlock(&lock)
-    }
-
-    /// Every pool's sentinels, up (answered the last poll in time) or not; for stats.
-    func sentinelStates() -> [[Bool]] {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        return sentinelUp
     }
 
     func setSentinelPollWaker(_ waker: LoopAsync?) {
@@ -197,15 +184,6 @@ public final class HealthBoard: @unchecked Sendable {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
         return (changes, layout, trackers.map { $0.map(\.isUp) }, trackers.map { $0.map(\.reason) }, switches)
-    }
-
-    /// A fresh tracker for indices a reload has just taken away (a reader on a worker that
-    /// has not applied it yet).
-    public func tracker(pool: Int, server: Int) -> HealthTracker {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        guard pool < trackers.count, server < trackers[pool].count else { return HealthTracker(fall: 1, rise: 1) }
-        return trackers[pool][server]
     }
 
     func checkPassed(pool: Int, server: Int) {

@@ -36,12 +36,9 @@ extension UpstreamServer {
         }
     }
 
-    /// Removed by a reload: parked clients get their answer now (the server is no longer
-    /// theirs; their requests are routed again by the new ring).
-    func retire() {
-        retired = true
-        releaseParked()
-    }
+    /// Removed by a reload: no new request comes to it (its parked clients are let go by
+    /// PoolRuntime.finishReload, to be routed again by the new ring).
+    func retire() { retired = true }
 
     /// A retired server with nothing in flight and no lease held: it may close.
     var isDrained: Bool {
