@@ -10,25 +10,11 @@ import XCTest
 final class ReloadReplicaTests: XCTestCase {
     static let readyLimitSeconds = 15.0
 
-    func cli(_ port: Int, _ args: String...) -> String {
-        Harness.run(Harness.which("redis-cli") ?? "/usr/bin/redis-cli", ["-p", "\(port)"] + args, timeout: 10).stdout
-    }
-
-    func getCalls(_ port: Int) -> Int {
-        for line in cli(port, "INFO", "commandstats").split(whereSeparator: \.isNewline) where line.hasPrefix("cmdstat_get:calls=") {
-            return Int(line.dropFirst("cmdstat_get:calls=".count).prefix { $0.isNumber }) ?? 0
-        }
-        return 0
-    }
-
     func testReadFromAndServersChangedByReloads() throws {
-        let masters = [try RedisServer(), try RedisServer(), try RedisServer()]
-        let replicas = try masters.prefix(2).map { try RedisServer(extraArgs: ["--replicaof", "127.0.0.1", "\($0.port)"]) }
-        defer { for r in masters + replicas { r.stop() } }
-        let linked = Date().addingTimeInterval(Self.readyLimitSeconds)
-        while replicas.contains(where: { !cli($0.port, "INFO", "replication").contains("master_link_status:up") }) && Date() < linked {
-            usleep(100_000)
-        }
+        let groups = try ReplicaGroups(count: 2, limitSeconds: Self.readyLimitSeconds)
+        let third = try RedisServer()
+        defer { groups.stop(); third.stop() }
+        let (masters, replicas) = (groups.masters + [third], groups.replicas)
         let dir = Harness.tempDir()
         let path = dir + "/proxy.yml"
         let port = Harness.freePort(), adminPort = Harness.freePort()
@@ -58,8 +44,7 @@ final class ReloadReplicaTests: XCTestCase {
             while !(replicaUsable() == 2) && Date() < ready { usleep(100_000) }
         }
         func replicaUsable() -> Int {
-            Harness.run("/usr/bin/curl", ["-s", "http://127.0.0.1:\(adminPort)/stats"], timeout: 10).stdout
-                .components(separatedBy: "\"usable\":true").count - 1
+            usableReplicas(Harness.run("/usr/bin/curl", ["-s", "http://127.0.0.1:\(adminPort)/stats"], timeout: 10).stdout)
         }
 
         try write(readFrom: "master", servers: 2)
@@ -76,7 +61,7 @@ final class ReloadReplicaTests: XCTestCase {
             return wrong
         }
         XCTAssertEqual(try readAll(), 0)
-        XCTAssertEqual(replicas.map { getCalls($0.port) }, [0, 0], "read_from: master reads the masters")
+        XCTAssertEqual(replicas.map { commandCalls($0.port, "get") }, [0, 0], "read_from: master reads the masters")
 
         // read_from: replica by reload, on the same client connection.
         try write(readFrom: "replica", servers: 2)
@@ -84,7 +69,7 @@ final class ReloadReplicaTests: XCTestCase {
         waitUsable()
         XCTAssertEqual(replicaUsable(), 2, "\(proxy.log)")
         XCTAssertEqual(try readAll(), 0)
-        XCTAssertEqual(replicas.map { getCalls($0.port) }.reduce(0, +), keys.count, "every read on a replica after the reload")
+        XCTAssertEqual(replicas.map { commandCalls($0.port, "get") }.reduce(0, +), keys.count, "every read on a replica after the reload")
         XCTAssertEqual(replicaRequests(), keys.count)
 
         // A third server: the replicas' counters move behind it and keep their totals.
@@ -98,7 +83,7 @@ final class ReloadReplicaTests: XCTestCase {
         }
         let wrongAfter = try readAll()
         XCTAssertEqual(wrongAfter, moved.count, "only keys the new server took are missing")
-        let gets = replicas.map { getCalls($0.port) }.reduce(0, +)
+        let gets = replicas.map { commandCalls($0.port, "get") }.reduce(0, +)
         XCTAssertEqual(gets, 2 * keys.count - moved.count, "shard-a and shard-b reads still on their replicas")
         XCTAssertEqual(replicaRequests(), gets, "the replicas' counters carried over")
 
@@ -106,6 +91,6 @@ final class ReloadReplicaTests: XCTestCase {
         try write(readFrom: "master", servers: 3)
         XCTAssertTrue(reload().contains("read_from replica -> master"))
         _ = try readAll()
-        XCTAssertEqual(replicas.map { getCalls($0.port) }.reduce(0, +), gets, "no read on a replica after read_from: master")
+        XCTAssertEqual(replicas.map { commandCalls($0.port, "get") }.reduce(0, +), gets, "no read on a replica after read_from: master")
     }
 }

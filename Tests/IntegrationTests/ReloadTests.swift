@@ -56,6 +56,7 @@ final class ReloadTests: XCTestCase {
         XCTAssertEqual(totals.dropped, 0, "\(totals.samples)")
 
         let moved = try ReloadRig.moved(Self.preKeys, from: rig.yaml(before), to: rig.yaml(after))
+        print("reload \(before) -> \(after): \(moved.count) of \(Self.preKeys.count) keys change server by the ketama model")
         XCTAssertGreaterThan(moved.count, Self.preKeys.count / 10)
         XCTAssertLessThan(moved.count, Self.preKeys.count / 2)
         let found = try rig.found(Self.preKeys, port: rig.port)
@@ -76,6 +77,28 @@ final class ReloadTests: XCTestCase {
 
     func testReloadRemovingAServerUnderLoad() throws {
         try reloadUnderLoad(servers: 4, before: [0, 1, 2, 3], after: [0, 1, 3], expect: "servers -c3", stalled: 2)
+    }
+
+    /// A named server given another address keeps its keys (its ring identity is its name):
+    /// they are read and written at the new address; the other server's stay where they were.
+    func testNamedServerMovedToAnotherAddressKeepsItsPlace() throws {
+        let rig = try ReloadRig(servers: 3)
+        defer { rig.stop() }
+        try rig.write([0, 1])
+        try rig.start()
+        try rig.fill(Self.preKeys)
+        let c2 = try Set(rig.found(Self.preKeys, port: rig.redis[1].port))
+        XCTAssertFalse(c2.isEmpty)
+        let moved = try String(contentsOfFile: rig.path, encoding: .utf8)
+            .replacingOccurrences(of: ":\(rig.redis[1].port):1 c2", with: ":\(rig.redis[2].port):1 c2")
+        try moved.write(toFile: rig.path, atomically: true, encoding: .utf8)
+        let reply = rig.reload()
+        XCTAssertEqual(reply.code, 200, reply.body)
+        XCTAssertTrue(reply.body.contains("c2 moved"), reply.body)
+        XCTAssertEqual(try rig.found(Self.preKeys, port: rig.port), Set(Self.preKeys).subtracting(c2),
+                       "c1's keys stay; c2's are now asked of the empty new address")
+        try rig.fill(Array(c2))
+        XCTAssertEqual(try rig.found(Array(c2), port: rig.redis[2].port), c2, "c2's keys are written at its new address")
     }
 
     /// timeout and deny_commands apply from the next request, on connections already open.

@@ -15,27 +15,10 @@ final class ReplicaReadTests: XCTestCase {
     static let writes = 200
     static let reads = 300
 
-    func cli(_ port: Int, _ args: String...) -> String {
-        Harness.run(Harness.which("redis-cli") ?? "/usr/bin/redis-cli", ["-p", "\(port)"] + args, timeout: 10).stdout
-    }
-
-    /// `calls=` of cmdstat_<command> in a server's INFO commandstats (0 when absent).
-    func calls(_ port: Int, _ command: String) -> Int {
-        for line in cli(port, "INFO", "commandstats").split(whereSeparator: \.isNewline)
-        where line.hasPrefix("cmdstat_\(command):calls=") {
-            return Int(line.dropFirst("cmdstat_\(command):calls=".count).prefix { $0.isNumber }) ?? 0
-        }
-        return 0
-    }
-
     func testReadsGoToReplicasAndWritesToMasters() throws {
-        let masters = [try RedisServer(), try RedisServer()]
-        let replicas = try masters.map { try RedisServer(extraArgs: ["--replicaof", "127.0.0.1", "\($0.port)"]) }
-        defer { for r in masters + replicas { r.stop() } }
-        let linked = Date().addingTimeInterval(Self.readyLimitSeconds)
-        while replicas.contains(where: { !cli($0.port, "INFO", "replication").contains("master_link_status:up") }) && Date() < linked {
-            usleep(100_000)
-        }
+        let pairs = try ReplicaGroups(count: 2, limitSeconds: Self.readyLimitSeconds)
+        defer { pairs.stop() }
+        let (masters, replicas) = (pairs.masters, pairs.replicas)
 
         let dir = Harness.tempDir()
         let proxyPort = Harness.freePort(), adminPort = Harness.freePort()
@@ -62,9 +45,9 @@ final class ReplicaReadTests: XCTestCase {
         defer { proxy.stop() }
         let admin = { Harness.run("/usr/bin/curl", ["-s", "http://127.0.0.1:\(adminPort)/stats"], timeout: 10).stdout }
         let ready = Date().addingTimeInterval(Self.readyLimitSeconds)
-        while admin().components(separatedBy: "\"usable\":true").count - 1 < 2 && Date() < ready { usleep(100_000) }
-        XCTAssertEqual(admin().components(separatedBy: "\"usable\":true").count - 1, 2, "both replicas usable: \(admin())\n\(proxy.log)")
-        for s in masters + replicas { _ = cli(s.port, "CONFIG", "RESETSTAT") }
+        while usableReplicas(admin()) < 2 && Date() < ready { usleep(100_000) }
+        XCTAssertEqual(usableReplicas(admin()), 2, "both replicas usable: \(admin())\n\(proxy.log)")
+        for s in masters + replicas { _ = redisCLI(s.port, "CONFIG", "RESETSTAT") }
 
         // Keys on both groups, by the proxy's own placement.
         let placement = try ConfigLoader.parse(config, file: "\(dir)/proxy.yml").pools[0].placement()
@@ -76,7 +59,7 @@ final class ReplicaReadTests: XCTestCase {
         // Staleness: a replica answers once the write reached it, not before.
         let synced = Date().addingTimeInterval(5)
         while zip(replicas, [0, 1]).contains(where: { r, g in
-            Int(cli(r.port, "DBSIZE").trimmingCharacters(in: .whitespacesAndNewlines)) != groups.filter { $0 == g }.count
+            Int(redisCLI(r.port, "DBSIZE").trimmingCharacters(in: .whitespacesAndNewlines)) != groups.filter { $0 == g }.count
         }) && Date() < synced { usleep(50_000) }
         var wrong = 0
         for i in 0..<Self.reads {
@@ -87,17 +70,17 @@ final class ReplicaReadTests: XCTestCase {
         // A read split over both groups: each part to its group's replica.
         let mget = try client.command(bytes: (["MGET"] + keys.prefix(20)).map { Array($0.utf8) })
         XCTAssertEqual(mget, Array("*20\r\n".utf8) + keys.prefix(20).flatMap { bulk("v:\($0)") })
-        XCTAssertEqual(replicas.map { calls($0.port, "mget") }, [0, 1].map { g in groups.prefix(20).contains(g) ? 1 : 0 })
-        XCTAssertEqual(masters.map { calls($0.port, "mget") }, [0, 0])
+        XCTAssertEqual(replicas.map { commandCalls($0.port, "mget") }, [0, 1].map { g in groups.prefix(20).contains(g) ? 1 : 0 })
+        XCTAssertEqual(masters.map { commandCalls($0.port, "mget") }, [0, 0])
         // A transaction's read stays on the master.
         let tx = try RESPClient(port: proxyPort)
         _ = try tx.command("MULTI")
         _ = try tx.command("GET", keys[0])
         XCTAssertEqual(try tx.command("EXEC"), Array("*1\r\n".utf8) + bulk("v:\(keys[0])"))
 
-        let replicaGets = replicas.map { calls($0.port, "get") }
-        let masterGets = masters.map { calls($0.port, "get") }
-        let masterSets = masters.map { calls($0.port, "set") }
+        let replicaGets = replicas.map { commandCalls($0.port, "get") }
+        let masterGets = masters.map { commandCalls($0.port, "get") }
+        let masterSets = masters.map { commandCalls($0.port, "set") }
         print("read_from replica: GET calls on replicas \(replicaGets), on masters \(masterGets); SET calls on masters \(masterSets)")
         XCTAssertEqual(replicaGets.reduce(0, +), Self.reads, "every plain read on a replica")
         XCTAssertTrue(replicaGets.allSatisfy { $0 > 0 }, "both replicas read from")
@@ -127,7 +110,7 @@ final class ReplicaReadTests: XCTestCase {
         try checkStatusPage(adminPort: adminPort)
         let metrics = Harness.run("/usr/bin/curl", ["-s", "http://127.0.0.1:\(adminPort)/metrics"], timeout: 10).stdout
         XCTAssertTrue(metrics.contains("ringproxy_replica_usable{pool=\"replicated\",upstream=\"shard-a\",replica=\"127.0.0.1:\(replicas[0].port)\"} 1"), metrics)
-        XCTAssertTrue(metrics.contains("ringproxy_replica_requests_total{pool=\"replicated\",upstream=\"shard-b\",replica=\"127.0.0.1:\(replicas[1].port)\"} \(replicaGets[1] + calls(replicas[1].port, "mget"))"), metrics)
+        XCTAssertTrue(metrics.contains("ringproxy_replica_requests_total{pool=\"replicated\",upstream=\"shard-b\",replica=\"127.0.0.1:\(replicas[1].port)\"} \(replicaGets[1] + commandCalls(replicas[1].port, "mget"))"), metrics)
     }
 
     /// The status page (in headless chromium, when installed) lists each server's replicas.
@@ -143,9 +126,9 @@ final class ReplicaReadTests: XCTestCase {
     /// at once, the checker's verdict within a check interval); its group's reads go to the
     /// master, the other group's still to its replica.
     func testPreferReplicaFallsBackToTheMaster() throws {
-        let masters = [try RedisServer(), try RedisServer()]
-        let replicas = try masters.map { try RedisServer(extraArgs: ["--replicaof", "127.0.0.1", "\($0.port)"]) }
-        defer { for r in masters + replicas { r.stop() } }
+        let pairs = try ReplicaGroups(count: 2, limitSeconds: Self.readyLimitSeconds)
+        defer { pairs.stop() }
+        let (masters, replicas) = (pairs.masters, pairs.replicas)
         let dir = Harness.tempDir()
         let proxyPort = Harness.freePort(), adminPort = Harness.freePort()
         let config = """
@@ -170,8 +153,8 @@ final class ReplicaReadTests: XCTestCase {
         defer { proxy.stop() }
         let admin = { Harness.run("/usr/bin/curl", ["-s", "http://127.0.0.1:\(adminPort)/stats"], timeout: 10).stdout }
         let ready = Date().addingTimeInterval(Self.readyLimitSeconds)
-        while admin().components(separatedBy: "\"usable\":true").count - 1 < 2 && Date() < ready { usleep(100_000) }
-        XCTAssertEqual(admin().components(separatedBy: "\"usable\":true").count - 1, 2, admin())
+        while usableReplicas(admin()) < 2 && Date() < ready { usleep(100_000) }
+        XCTAssertEqual(usableReplicas(admin()), 2, admin())
 
         let placement = try ConfigLoader.parse(config, file: "\(dir)/proxy.yml").pools[0].placement()
         // Twenty keys per group, by the proxy's own placement.
@@ -188,7 +171,7 @@ final class ReplicaReadTests: XCTestCase {
         for k in keys { _ = try client.command("SET", k, "v") }
         usleep(300_000)
         replicas[1].stop()
-        for s in masters + [replicas[0]] { _ = cli(s.port, "CONFIG", "RESETSTAT") }
+        for s in masters + [replicas[0]] { _ = redisCLI(s.port, "CONFIG", "RESETSTAT") }
         // Reads for two check intervals and more, bounded.
         var errors = 0, reads = 0
         let until = Date().addingTimeInterval(1.5)
@@ -196,12 +179,12 @@ final class ReplicaReadTests: XCTestCase {
             if try client.command("GET", keys[reads % keys.count]) != bulk("v") { errors += 1 }
             reads += 1
         }
-        print("prefer_replica, shard-b's replica killed: \(reads) reads, \(errors) errors; GET calls: shard-a replica \(calls(replicas[0].port, "get")), shard-a master \(calls(masters[0].port, "get")), shard-b master \(calls(masters[1].port, "get"))")
+        print("prefer_replica, shard-b's replica killed: \(reads) reads, \(errors) errors; GET calls: shard-a replica \(commandCalls(replicas[0].port, "get")), shard-a master \(commandCalls(masters[0].port, "get")), shard-b master \(commandCalls(masters[1].port, "get"))")
         // Only a read already written to the replica as it died may fail.
         XCTAssertLessThanOrEqual(errors, 1)
-        XCTAssertEqual(calls(masters[0].port, "get"), 0, "shard-a still reads from its replica")
-        XCTAssertGreaterThan(calls(replicas[0].port, "get"), 0, "shard-a still reads from its replica")
-        XCTAssertGreaterThan(calls(masters[1].port, "get"), 0, "shard-b reads from its master")
+        XCTAssertEqual(commandCalls(masters[0].port, "get"), 0, "shard-a still reads from its replica")
+        XCTAssertGreaterThan(commandCalls(replicas[0].port, "get"), 0, "shard-a still reads from its replica")
+        XCTAssertGreaterThan(commandCalls(masters[1].port, "get"), 0, "shard-b reads from its master")
         XCTAssertTrue(admin().contains("\"usable\":false"), admin())
         XCTAssertTrue(proxy.log.contains("replica 127.0.0.1:\(replicas[1].port) of shard-b not usable for reads"), proxy.log)
     }

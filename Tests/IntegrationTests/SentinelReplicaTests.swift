@@ -10,21 +10,13 @@ final class SentinelReplicaTests: XCTestCase {
     static let readyLimitSeconds = 30.0
     static let readsPerKey = 5
 
-    func calls(_ port: Int, _ command: String) -> Int {
-        let info = Harness.run(Harness.which("redis-cli") ?? "/usr/bin/redis-cli", ["-p", "\(port)", "INFO", "commandstats"], timeout: 10).stdout
-        for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("cmdstat_\(command):calls=") {
-            return Int(line.dropFirst("cmdstat_\(command):calls=".count).prefix { $0.isNumber }) ?? 0
-        }
-        return 0
-    }
-
     func testReplicasNamedBySentinelAreReadFrom() throws {
         let cluster = try SentinelCluster()
         defer { cluster.stop() }
         guard cluster.waitReady() else { return XCTFail("sentinels did not find each other in \(SentinelCluster.setupLimitSeconds) s") }
         try cluster.startProxy(extra: "read_from: replica\nhealth_check_interval: 200")
         let ready = Date().addingTimeInterval(Self.readyLimitSeconds)
-        func usable() -> Int { cluster.admin("/stats").components(separatedBy: "\"usable\":true").count - 1 }
+        func usable() -> Int { usableReplicas(cluster.admin("/stats")) }
         while usable() < 3 && Date() < ready { usleep(200_000) }
         XCTAssertEqual(usable(), 3, "one usable replica per group: \(cluster.admin("/stats"))\n\(cluster.proxyLog)")
         for r in cluster.replicas { XCTAssertTrue(cluster.proxyLog.contains("replica 127.0.0.1:\(r.port) of"), cluster.proxyLog) }
@@ -39,8 +31,8 @@ final class SentinelReplicaTests: XCTestCase {
         var wrong = 0
         for k in keys { for _ in 0..<Self.readsPerKey where try client.command("GET", k) != bulk("v") { wrong += 1 } }
         XCTAssertEqual(wrong, 0)
-        let replicaGets = cluster.replicas.map { calls($0.port, "get") }
-        let masterGets = cluster.masters.map { calls($0.port, "get") }
+        let replicaGets = cluster.replicas.map { commandCalls($0.port, "get") }
+        let masterGets = cluster.masters.map { commandCalls($0.port, "get") }
         print("read_from replica with sentinels: GET calls on replicas \(replicaGets), on masters \(masterGets)")
         XCTAssertEqual(replicaGets, cluster.keys.map { $0.count * Self.readsPerKey })
         XCTAssertEqual(masterGets, [0, 0, 0])
